@@ -1,0 +1,1 @@
+"""The platform-neutral core: messages in, reply streams out."""

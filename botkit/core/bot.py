@@ -1,0 +1,95 @@
+"""The core: a platform-neutral message in, a stream of reply text out.
+
+Adapters (console, Slack, Discord, HTTP) turn their platform's events into :class:`Message` objects,
+call :meth:`Bot.respond`, and render what it yields. Nothing here knows which surface is asking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from botkit.core.conversations import ConversationKey, ConversationStore
+from botkit.core.message import Message
+from botkit.core.prompt import fit_prompt
+from botkit.errors import InputError
+from botkit.loader import Catalog, LoadedGPT, load_catalog
+from botkit.models.base import ChatModel
+from botkit.plugins import Registry, load_registry
+from botkit.spec import ModelSpec
+
+
+class Bot:
+    def __init__(self, catalog: Catalog, registry: Registry, store: ConversationStore | None = None):
+        self.catalog = catalog
+        self.registry = registry
+        self.store = store
+        self._models: dict[ModelSpec, ChatModel] = {}
+
+    @classmethod
+    def from_config(
+        cls,
+        config_dir: Path,
+        data_dir: Path | None = None,
+        plugin_dirs: tuple[Path, ...] = (),
+        extra_plugins: tuple[object, ...] = (),
+    ) -> Bot:
+        registry = load_registry(plugin_dirs, extra_plugins)
+        catalog = load_catalog(config_dir, providers=registry.providers.keys())
+        store = ConversationStore(data_dir / "conversations.sqlite3") if data_dir else None
+        return cls(catalog, registry, store)
+
+    def gpt(self, name: str) -> LoadedGPT:
+        return self.catalog.get(name)
+
+    def model(self, spec: ModelSpec) -> ChatModel:
+        """The model for a GPT's model section: created once, then shared by every conversation."""
+        if spec not in self._models:
+            self._models[spec] = self.registry.create_model(spec)
+        return self._models[spec]
+
+    async def respond(self, message: Message) -> AsyncIterator[str]:
+        """Answer ``message`` in its conversation, yielding the reply as it is generated.
+
+        The exchange is saved when the reply ends, and also when it is stopped part-way (the
+        conversation then holds what the user saw).
+        """
+        text = message.text.strip()
+        if not text:
+            raise InputError("the message is empty: type something for the GPT to answer")
+        spec = self.gpt(message.gpt).spec
+        model = self.model(spec.model)
+        key = message.conversation
+        history = await self.store.history(key) if self.store else []
+        prompt = await fit_prompt(spec, model, history, text, message.user)
+        parts: list[str] = []
+        try:
+            async for chunk in model.stream(prompt, spec.parameters):
+                parts.append(chunk)
+                yield chunk
+        except asyncio.CancelledError:
+            await asyncio.shield(self._save(key, text, "".join(parts)))
+            raise
+        await self._save(key, text, "".join(parts))
+
+    async def reply_text(self, message: Message) -> str:
+        """The whole reply at once, for callers that do not stream."""
+        return "".join([chunk async for chunk in self.respond(message)])
+
+    async def reset(self, key: ConversationKey) -> None:
+        if self.store:
+            await self.store.reset(key)
+
+    async def aclose(self) -> None:
+        for model in self._models.values():
+            await model.aclose()
+        self._models.clear()
+        if self.store:
+            self.store.close()
+
+    async def _save(self, key: ConversationKey, text: str, reply: str) -> None:
+        if self.store and reply:
+            await self.store.append(
+                key, [{"role": "user", "content": text}, {"role": "assistant", "content": reply}]
+            )

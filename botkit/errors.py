@@ -1,0 +1,92 @@
+"""Every error botkit shows a user, worded in one place.
+
+The tree::
+
+    BotkitError                  anything botkit reports as one clear line (no traceback)
+    ├── ConfigError              a GPT file is wrong; carries every ConfigProblem of the file(s)
+    ├── GPTNotFound              no GPT of that name; lists the ones that exist
+    ├── PluginError              a plugin or provider failed to load or is unknown
+    ├── InputError               a user message cannot be answered as given (empty, too long)
+    └── ModelError               the model could not answer
+        ├── ModelFileNotFound    a GGUF path that does not exist
+        ├── MissingAPIKey        the API-key environment variable is not set
+        ├── ModelUnreachable     the server at base_url does not answer
+        └── ModelResponseError   the server answered with an error
+
+Each message says what is wrong and what to do about it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class BotkitError(Exception):
+    """Base class: a problem the user can fix, shown as one message without a traceback."""
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One problem in one file: where it is, which field, and what is expected."""
+
+    file: str
+    line: int
+    column: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}"
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class ConfigError(BotkitError):
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class GPTNotFound(BotkitError):
+    def __init__(self, name: str, available: list[str]) -> None:
+        self.name = name
+        self.available = available
+        known = ", ".join(available) if available else "none (add a YAML file under configs/gpts/)"
+        super().__init__(f"no GPT named {name!r}; available: {known}")
+
+
+class PluginError(BotkitError):
+    pass
+
+
+class InputError(BotkitError):
+    pass
+
+
+class ModelError(BotkitError):
+    pass
+
+
+class ModelFileNotFound(ModelError):
+    pass
+
+
+class MissingAPIKey(ModelError):
+    def __init__(self, env_var: str) -> None:
+        self.env_var = env_var
+        super().__init__(
+            f"the API key is missing: set it with `export {env_var}=...` "
+            "(or name another variable with `api_key_env:` in the GPT's model section)"
+        )
+
+
+class ModelUnreachable(ModelError):
+    def __init__(self, url: str, detail: str = "") -> None:
+        self.url = url
+        extra = f" ({detail})" if detail else ""
+        super().__init__(
+            f"cannot reach the model server at {url}{extra}: is it running, and is base_url right?"
+        )
+
+
+class ModelResponseError(ModelError):
+    pass

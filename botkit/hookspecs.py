@@ -1,0 +1,27 @@
+"""The hooks a botkit plugin implements (pluggy). Built-in providers use them too.
+
+A plugin is a module (or object) with functions marked ``@botkit.hookimpl``, announced in the
+``botkit.plugins`` entry-point group of its package (or dropped into a plugins folder)::
+
+    import botkit
+
+    @botkit.hookimpl
+    def register_providers(register):
+        register("echo", EchoModel)   # EchoModel(spec: ModelSpec) -> ChatModel
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pluggy
+
+from botkit.models.base import ProviderFactory
+
+hookspec = pluggy.HookspecMarker("botkit")
+hookimpl = pluggy.HookimplMarker("botkit")
+
+
+@hookspec
+def register_providers(register: Callable[[str, ProviderFactory], None]) -> None:
+    """Register model providers: ``register(name, factory)``; GPT files select them by name."""

