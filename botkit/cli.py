@@ -32,7 +32,12 @@ class Settings:
     def bot(self) -> Bot:
         bot = Bot.from_config(self.config_dir, data_dir(), self.plugin_dirs)
         for failure in bot.registry.failures:
-            err.print(f"warning: plugin {failure.plugin} {failure.error}", style="yellow", markup=False, highlight=False)
+            err.print(
+                f"warning: plugin {failure.plugin} {failure.error}",
+                style="yellow",
+                markup=False,
+                highlight=False,
+            )
         return bot
 
 
@@ -110,7 +115,9 @@ def validate(settings: Settings, paths: tuple[Path, ...]) -> None:
     registry = load_registry(settings.plugin_dirs)
     files = gpt_files(paths or [settings.config_dir])
     if not files:
-        raise BotkitError(f"no GPT files found in {', '.join(map(str, paths or [settings.config_dir]))}")
+        raise BotkitError(
+            f"no GPT files found in {', '.join(map(str, paths or [settings.config_dir]))}"
+        )
     bad = 0
     for path in files:
         try:

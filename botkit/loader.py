@@ -71,7 +71,9 @@ def load_catalog(config_dir: Path, providers: Collection[str] | None = None) -> 
         if spec.name in catalog.gpts:
             other = catalog.gpts[spec.name].path
             catalog.problems[path] = [
-                ConfigProblem(str(path), 1, 1, "name", f"{spec.name!r} is already defined in {other}")
+                ConfigProblem(
+                    str(path), 1, 1, "name", f"{spec.name!r} is already defined in {other}"
+                )
             ]
             continue
         catalog.gpts[spec.name] = LoadedGPT(spec, path)
@@ -83,7 +85,9 @@ def load_gpt_file(path: Path, providers: Collection[str] | None = None) -> GPTSp
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([ConfigProblem(str(path), 1, 1, "", f"cannot read the file: {exc}")]) from exc
+        raise ConfigError(
+            [ConfigProblem(str(path), 1, 1, "", f"cannot read the file: {exc}")]
+        ) from exc
     return parse_gpt(text, str(path), providers)
 
 
@@ -95,14 +99,27 @@ def parse_gpt(text: str, filename: str, providers: Collection[str] | None = None
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         reason = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError([ConfigProblem(filename, line, col, "", f"invalid YAML: {reason}")]) from exc
+        raise ConfigError(
+            [ConfigProblem(filename, line, col, "", f"invalid YAML: {reason}")]
+        ) from exc
     if root is None or data is None:
         raise ConfigError(
-            [ConfigProblem(filename, 1, 1, "", "the file is empty: a GPT needs 'name' and 'instructions'")]
+            [
+                ConfigProblem(
+                    filename, 1, 1, "", "the file is empty: a GPT needs 'name' and 'instructions'"
+                )
+            ]
         )
     if not isinstance(root, yaml.MappingNode):
         raise ConfigError(
-            [_problem(filename, root, "", "expected a mapping of fields (name: ..., instructions: ...)")]
+            [
+                _problem(
+                    filename,
+                    root,
+                    "",
+                    "expected a mapping of fields (name: ..., instructions: ...)",
+                )
+            ]
         )
     problems = _duplicate_keys(root, filename, ())
     spec: GPTSpec | None = None
@@ -111,7 +128,9 @@ def parse_gpt(text: str, filename: str, providers: Collection[str] | None = None
     except ValidationError as exc:
         problems.extend(_from_validation_error(exc, root, filename))
     if spec is not None and providers is not None and spec.model.provider not in providers:
-        node = _locate(root, ("model", "provider"))[0] if isinstance(data.get("model"), dict) else None
+        node = (
+            _locate(root, ("model", "provider"))[0] if isinstance(data.get("model"), dict) else None
+        )
         node = node or _locate(root, ("model",))[0]
         hint = _did_you_mean(spec.model.provider, providers)
         problems.append(
@@ -164,7 +183,9 @@ def _duplicate_keys(node: yaml.Node, filename: str, loc: tuple[Any, ...]) -> lis
             name = str(key.value)
             if name in seen:
                 path = _format_path((*loc, name))
-                problems.append(_problem(filename, key, path, "duplicate key: the later value would win"))
+                problems.append(
+                    _problem(filename, key, path, "duplicate key: the later value would win")
+                )
             seen.add(name)
             problems.extend(_duplicate_keys(value, filename, (*loc, name)))
     elif isinstance(node, yaml.SequenceNode):
@@ -183,7 +204,9 @@ def _locate(root: yaml.Node, loc: tuple[Any, ...]) -> tuple[yaml.Node, yaml.Node
             if match is None:
                 break
             key_node, node = match
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
             key_node, node = None, node.value[part]
         else:
             break
@@ -204,7 +227,11 @@ def _allowed_keys(schema: dict[str, Any], loc: tuple[Any, ...]) -> list[str]:
 
     node = resolve(schema)
     for part in loc:
-        node = resolve(node.get("items", {}) if isinstance(part, int) else node.get("properties", {}).get(part, {}))
+        node = resolve(
+            node.get("items", {})
+            if isinstance(part, int)
+            else node.get("properties", {}).get(part, {})
+        )
     return list(node.get("properties", {}))
 
 

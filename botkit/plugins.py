@@ -7,6 +7,7 @@ register is recorded by name in :attr:`Registry.failures`; the others keep worki
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import sys
 from collections.abc import Callable, Iterable
@@ -66,7 +67,7 @@ def load_registry(plugin_dirs: Iterable[Path] = (), extra: Iterable[object] = ()
         name = f"extra-{i}"
         manager.register(plugin, name=name)
         registry.sources[name] = "registered directly"
-    _call_each(manager, "register_providers", registry, lambda plugin: _registrar(registry.providers, plugin))
+    _call_each(manager, "register_providers", registry, registry.providers)
     return registry
 
 
@@ -82,7 +83,7 @@ def _candidates(plugin_dirs: Iterable[Path]) -> list[tuple[str, str, Callable[[]
             if path.name.startswith(("_", ".")):
                 continue
             if path.suffix == ".py" or (path / "__init__.py").is_file():
-                found.append((path.stem, str(path), lambda path=path: _import_path(path)))
+                found.append((path.stem, str(path), functools.partial(_import_path, path)))
     return found
 
 
@@ -104,22 +105,15 @@ def _import_path(path: Path) -> ModuleType:
     return module
 
 
-def _registrar(table: dict[str, Any], plugin: str) -> Callable[[str, Any], None]:
-    def register(name: str, item: Any) -> None:
-        table[name] = item
-
-    return register
-
-
 def _call_each(
     manager: pluggy.PluginManager,
     hook_name: str,
     registry: Registry,
-    make_register: Callable[[str], Callable[[str, Any], None]],
+    table: dict[str, Any],
 ) -> None:
     """Call one hook plugin by plugin, so one plugin's exception does not stop the others."""
     for impl in getattr(manager.hook, hook_name).get_hookimpls():
         try:
-            impl.function(register=make_register(impl.plugin_name))
+            impl.function(register=table.__setitem__)
         except Exception as exc:
             registry.failures.append(PluginFailure(impl.plugin_name, f"{hook_name} raised: {exc}"))

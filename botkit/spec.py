@@ -120,13 +120,15 @@ class GPTSpec(_Strict):
         extra="forbid", frozen=True, title="botkit GPT", json_schema_extra={"$id": "botkit-gpt"}
     )
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", description="Lower-case id, e.g. 'translator'.")
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]*$", description="Lower-case id, e.g. 'translator'."
+    )
     description: str = ""
-    model: ModelField = Field(default_factory=ModelSpec)
+    model: ModelField = ModelSpec()
     variables: dict[str, str] = Field(default_factory=dict)
     instructions: str = Field(min_length=1, description="The system prompt; may use {variables}.")
     examples: list[Example] = Field(default_factory=list)
-    parameters: GenerationParams = Field(default_factory=GenerationParams)
+    parameters: GenerationParams = GenerationParams()
     starters: list[str] = Field(default_factory=list, description="Conversation starters.")
     knowledge: KnowledgeSpec | None = None
     task: TaskSpec | None = None

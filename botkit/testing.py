@@ -102,7 +102,9 @@ class StubOpenAI:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = raw.decode("utf-8", "replace")
-        self.requests.append(RecordedRequest(request.method, request.path, dict(request.headers), body))
+        self.requests.append(
+            RecordedRequest(request.method, request.path, dict(request.headers), body)
+        )
         return body
 
     async def _models(self, request: web.Request) -> web.StreamResponse:
@@ -116,7 +118,9 @@ class StubOpenAI:
             await asyncio.sleep(self.latency)
         fault = self._next_fault()
         if fault and fault.kind == "status":
-            headers = {"retry-after": str(fault.retry_after)} if fault.retry_after is not None else {}
+            headers = (
+                {"retry-after": str(fault.retry_after)} if fault.retry_after is not None else {}
+            )
             text = fault.message or f"stub fault {fault.status}"
             error = {"error": {"message": text, "type": "stub", "code": None}}
             return web.json_response(error, status=fault.status, headers=headers)
@@ -125,7 +129,9 @@ class StubOpenAI:
                 return web.Response(text="data: {not json\n\n", content_type="text/event-stream")
             return web.Response(text="{not json", content_type="application/json")
         if not isinstance(body, dict) or "messages" not in body:
-            error = {"error": {"message": "'messages' is required", "type": "invalid_request_error"}}
+            error = {
+                "error": {"message": "'messages' is required", "type": "invalid_request_error"}
+            }
             return web.json_response(error, status=400)
         if body.get("model") not in self.models:
             error = {"error": {"message": f"model {body.get('model')!r} not found", "type": "x"}}
@@ -140,7 +146,11 @@ class StubOpenAI:
                 "created": int(time.time()),
                 "model": body["model"],
                 "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": "stop",
+                    }
                 ],
                 "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
             }
@@ -183,11 +193,20 @@ class StubOpenAI:
         inputs = body.get("input", []) if isinstance(body, dict) else []
         inputs = [inputs] if isinstance(inputs, str) else inputs
         data = [
-            {"object": "embedding", "index": i, "embedding": fake_embedding(str(t), self.embedding_dim)}
+            {
+                "object": "embedding",
+                "index": i,
+                "embedding": fake_embedding(str(t), self.embedding_dim),
+            }
             for i, t in enumerate(inputs)
         ]
         return web.json_response(
-            {"object": "list", "data": data, "model": body.get("model"), "usage": {"prompt_tokens": 0, "total_tokens": 0}}
+            {
+                "object": "list",
+                "data": data,
+                "model": body.get("model"),
+                "usage": {"prompt_tokens": 0, "total_tokens": 0},
+            }
         )
 
     # -- lifecycle ---------------------------------------------------------------------------

@@ -24,7 +24,13 @@ def write_gpt(config_dir: Path, name: str, **fields: Any) -> Path:
 
 
 def stub_model(stub: StubOpenAI, **extra: Any) -> dict[str, Any]:
-    return {"provider": "openai", "name": "stub-model", "base_url": stub.url, "max_retries": 0, **extra}
+    return {
+        "provider": "openai",
+        "name": "stub-model",
+        "base_url": stub.url,
+        "max_retries": 0,
+        **extra,
+    }
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
 import select
@@ -16,9 +17,16 @@ from botkit.testing import StubOpenAI
 from .conftest import REPO, run_botkit, stub_model, write_gpt
 
 
-def console(config_dir: Path, home: Path, *args: str, input: str) -> subprocess.CompletedProcess[str]:
+def console(
+    config_dir: Path, home: Path, *args: str, input: str
+) -> subprocess.CompletedProcess[str]:
     return run_botkit(
-        "--config-dir", str(config_dir), "console", *args, input=input, env={"BOTKIT_HOME": str(home)}
+        "--config-dir",
+        str(config_dir),
+        "console",
+        *args,
+        input=input,
+        env={"BOTKIT_HOME": str(home)},
     )
 
 
@@ -38,11 +46,15 @@ def test_resume_continues_the_last_conversation(
     result = console(config_dir, tmp_path, "--gpt", "echo", "--resume", input="what number?\n")
     assert result.returncode == 0, result.stderr
     assert "resuming your conversation with echo (1 exchanges)" in result.stderr
-    users = [m["content"] for m in openai_stub.chat_requests[-1].body["messages"] if m["role"] == "user"]
+    users = [
+        m["content"] for m in openai_stub.chat_requests[-1].body["messages"] if m["role"] == "user"
+    ]
     assert users == ["remember 42", "what number?"]
     fresh = console(config_dir, tmp_path, "--gpt", "echo", input="new\n")
     assert fresh.returncode == 0
-    users = [m["content"] for m in openai_stub.chat_requests[-1].body["messages"] if m["role"] == "user"]
+    users = [
+        m["content"] for m in openai_stub.chat_requests[-1].body["messages"] if m["role"] == "user"
+    ]
     assert users == ["new"]
 
 
@@ -73,7 +85,9 @@ def test_an_empty_line_is_reported_and_the_rest_still_answered(
     assert "Traceback" not in result.stderr
 
 
-def test_unknown_gpt_lists_the_ones_that_exist(stub_gpt: Path, config_dir: Path, tmp_path: Path) -> None:
+def test_unknown_gpt_lists_the_ones_that_exist(
+    stub_gpt: Path, config_dir: Path, tmp_path: Path
+) -> None:
     result = console(config_dir, tmp_path, "--gpt", "nope", input="")
     assert result.returncode == 1
     assert result.stderr.strip() == "error: no GPT named 'nope'; available: echo"
@@ -83,17 +97,32 @@ def test_missing_api_key_is_one_line_without_traceback(config_dir: Path, tmp_pat
     write_gpt(config_dir, "cloud", model="openai:gpt-4o-mini")
     result = console(config_dir, tmp_path, "--gpt", "cloud", input="hi\n")
     assert result.returncode == 1
-    assert result.stderr.strip().startswith("error: the API key is missing: set it with `export OPENAI_API_KEY=...`")
+    assert result.stderr.strip().startswith(
+        "error: the API key is missing: set it with `export OPENAI_API_KEY=...`"
+    )
     assert "Traceback" not in result.stderr
 
 
-def test_unreachable_server_stops_piped_input_with_the_url(config_dir: Path, tmp_path: Path) -> None:
-    write_gpt(config_dir, "down", model={"provider": "openai", "name": "m", "base_url": "http://127.0.0.1:9/v1", "max_retries": 0})
+def test_unreachable_server_stops_piped_input_with_the_url(
+    config_dir: Path, tmp_path: Path
+) -> None:
+    write_gpt(
+        config_dir,
+        "down",
+        model={
+            "provider": "openai",
+            "name": "m",
+            "base_url": "http://127.0.0.1:9/v1",
+            "max_retries": 0,
+        },
+    )
     result = console(config_dir, tmp_path, "--gpt", "down", input="hi\nagain\n")
     assert result.returncode == 1
     assert "cannot reach the model server at http://127.0.0.1:9/v1" in result.stderr
     assert "Traceback" not in result.stderr
-    debug = run_botkit("--debug", "--config-dir", str(config_dir), "console", "--gpt", "down", input="hi\n")
+    debug = run_botkit(
+        "--debug", "--config-dir", str(config_dir), "console", "--gpt", "down", input="hi\n"
+    )
     assert "Traceback" in debug.stderr
 
 
@@ -101,15 +130,24 @@ def test_broken_gpt_file_is_reported_with_its_location(config_dir: Path, tmp_pat
     (config_dir / "gpts" / "bad.yaml").write_text("name: bad\ninstructions: x\nparamters: {}\n")
     result = console(config_dir, tmp_path, "--gpt", "bad", input="")
     assert result.returncode == 1
-    assert "bad.yaml:3:1: paramters: unknown field 'paramters' (did you mean 'parameters'?)" in result.stderr
+    assert (
+        "bad.yaml:3:1: paramters: unknown field 'paramters' (did you mean 'parameters'?)"
+        in result.stderr
+    )
 
 
 def test_gpts_lists_name_model_and_description(stub_gpt: Path, config_dir: Path) -> None:
     result = run_botkit("--config-dir", str(config_dir), "gpts")
     assert result.returncode == 0
-    assert "echo" in result.stdout and "openai:stub-model" in result.stdout and "echoes" in result.stdout
+    assert (
+        "echo" in result.stdout
+        and "openai:stub-model" in result.stdout
+        and "echoes" in result.stdout
+    )
     shipped = run_botkit("gpts", "--json")
-    assert '"name": "translator"' in shipped.stdout and '"model": "local:embedded"' in shipped.stdout
+    assert (
+        '"name": "translator"' in shipped.stdout and '"model": "local:embedded"' in shipped.stdout
+    )
 
 
 def test_help_lists_the_commands() -> None:
@@ -127,7 +165,20 @@ def test_ctrl_c_stops_the_answer_but_not_the_console(
     if pid == 0:  # the child: the real console on a terminal
         os.chdir(REPO)
         env = {**os.environ, "BOTKIT_HOME": str(tmp_path), "NO_COLOR": "1"}
-        os.execve(sys.executable, [sys.executable, "-m", "botkit", "--config-dir", str(config_dir), "console", "--gpt", "echo"], env)
+        os.execve(
+            sys.executable,
+            [
+                sys.executable,
+                "-m",
+                "botkit",
+                "--config-dir",
+                str(config_dir),
+                "console",
+                "--gpt",
+                "echo",
+            ],
+            env,
+        )
     screen = ""
 
     def read_until(marker: str, timeout: float = 30) -> None:
@@ -151,10 +202,8 @@ def test_ctrl_c_stops_the_answer_but_not_the_console(
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         os.close(fd)
     assert "word199" not in screen
     # the stopped answer is kept as far as it went, so the conversation matches what was shown

@@ -28,7 +28,8 @@ async def test_counts_tokens_and_streams_a_reply() -> None:
     chunks = [
         c
         async for c in model.stream(
-            [ChatMessage(role="user", content="Say hello.")], GenerationParams(max_tokens=8, temperature=0)
+            [ChatMessage(role="user", content="Say hello.")],
+            GenerationParams(max_tokens=8, temperature=0),
         )
     ]
     assert len(chunks) >= 2 and "".join(chunks).strip()
@@ -46,7 +47,7 @@ def test_translator_answers_through_the_console_end_to_end(tmp_path: Path) -> No
 
 
 def test_a_missing_gguf_is_named(config_dir: Path, tmp_path: Path) -> None:
-    with pytest.raises(ModelFileNotFound, match="model file not found: /no/such/model.gguf"):
+    with pytest.raises(ModelFileNotFound, match=r"model file not found: /no/such/model\.gguf"):
         LocalModel(ModelSpec(provider="local", name="/no/such/model.gguf"))
     write_gpt(config_dir, "lost", model="local:/no/such/model.gguf")
     result = run_botkit("--config-dir", str(config_dir), "console", "--gpt", "lost", input="hi\n")

@@ -81,7 +81,10 @@ examples:
         ("- a\n- b\n", "g.yaml:1:1: expected a mapping"),
         ("instructions: x\n", "g.yaml:1:1: name: missing required field 'name'"),
         ("name: a\ninstructions: x\nname: b\n", "g.yaml:3:1: name: duplicate key"),
-        ("name: a\ninstructions: x\nmodel: gpt4\n", "g.yaml:3:8: model: expected 'embedded', 'PROVIDER:NAME'"),
+        (
+            "name: a\ninstructions: x\nmodel: gpt4\n",
+            "g.yaml:3:8: model: expected 'embedded', 'PROVIDER:NAME'",
+        ),
         (
             "name: a\ninstructions: x\nmodel: {provider: opnai, name: m}\n",
             "g.yaml:3:19: model.provider: unknown provider 'opnai' (did you mean 'openai'?)",

@@ -10,7 +10,7 @@ from botkit.plugins import load_registry
 
 from .conftest import run_botkit, write_gpt
 
-ECHO_PLUGIN = '''
+ECHO_PLUGIN = """
 import botkit
 from botkit.models.base import ChatModel
 
@@ -29,7 +29,7 @@ class Reverse(ChatModel):
 @botkit.hookimpl
 def register_providers(register):
     register("reverse", Reverse)
-'''
+"""
 
 
 def test_builtin_providers_come_from_botkits_own_entry_points() -> None:
@@ -47,7 +47,8 @@ async def test_a_folder_plugin_provides_a_model_and_broken_ones_are_reported(
     (plugins / "reverse.py").write_text(ECHO_PLUGIN)
     (plugins / "broken.py").write_text("import no_such_module_here\n")
     (plugins / "raises.py").write_text(
-        "import botkit\n@botkit.hookimpl\ndef register_providers(register):\n    raise RuntimeError('boom')\n"
+        "import botkit\n\n@botkit.hookimpl\ndef register_providers(register):\n"
+        "    raise RuntimeError('boom')\n"
     )
     write_gpt(config_dir, "rev", model="reverse:any")
     bot = Bot.from_config(config_dir, None, (plugins,))
@@ -56,7 +57,17 @@ async def test_a_folder_plugin_provides_a_model_and_broken_ones_are_reported(
     assert failures["raises"] == "register_providers raised: boom"
     assert await bot.reply_text(Message("one two three", "rev")) == "three two one "
     result = run_botkit(
-        "--plugins-dir", str(plugins), "--config-dir", str(config_dir), "console", "--gpt", "rev", input="a b\n"
+        "--plugins-dir",
+        str(plugins),
+        "--config-dir",
+        str(config_dir),
+        "console",
+        "--gpt",
+        "rev",
+        input="a b\n",
     )
     assert result.stdout == "b a \n"
-    assert "warning: plugin broken failed to load: No module named 'no_such_module_here'" in result.stderr
+    assert (
+        "warning: plugin broken failed to load: No module named 'no_such_module_here'"
+        in result.stderr
+    )

@@ -58,7 +58,9 @@ class ConsoleChat:
 
     def banner(self) -> None:
         spec = self.bot.gpt(self.gpt).spec
-        self.err.print(f"[bold]{spec.name}[/] ({spec.model.label})  {spec.description}", highlight=False)
+        self.err.print(
+            f"[bold]{spec.name}[/] ({spec.model.label})  {spec.description}", highlight=False
+        )
         for starter in spec.starters:
             self.err.print(f"  try: {starter}", style="dim", highlight=False)
         self.err.print("/help for commands, Ctrl-D to leave", style="dim")
@@ -103,7 +105,9 @@ class ConsoleChat:
         elif name == "/gpts":
             for gpt in self.bot.catalog.gpts.values():
                 mark = "*" if gpt.spec.name == self.gpt else " "
-                self.err.print(f"{mark} {gpt.spec.name:<16} {gpt.spec.description}", highlight=False)
+                self.err.print(
+                    f"{mark} {gpt.spec.name:<16} {gpt.spec.description}", highlight=False
+                )
         elif name == "/switch":
             if not arg:
                 raise InputError("which GPT? /switch NAME (see /gpts)")

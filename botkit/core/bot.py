@@ -21,7 +21,9 @@ from botkit.spec import ModelSpec
 
 
 class Bot:
-    def __init__(self, catalog: Catalog, registry: Registry, store: ConversationStore | None = None):
+    def __init__(
+        self, catalog: Catalog, registry: Registry, store: ConversationStore | None = None
+    ):
         self.catalog = catalog
         self.registry = registry
         self.store = store

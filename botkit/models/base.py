@@ -43,7 +43,7 @@ class ChatModel(ABC):
     def stream(self, messages: list[ChatMessage], params: GenerationParams) -> AsyncIterator[str]:
         """Yield the reply as text chunks, as the model produces them."""
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, most models hold nothing
         """Release connections or memory; the default has nothing to release."""
 
 

@@ -58,7 +58,9 @@ def load_llama(path: Path, n_ctx: int) -> tuple[Any, threading.Lock]:
 class LocalModel(ChatModel):
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
-        self.path = embedded_model_path() if spec.name == EMBEDDED_MODEL else Path(spec.name).expanduser()
+        self.path = (
+            embedded_model_path() if spec.name == EMBEDDED_MODEL else Path(spec.name).expanduser()
+        )
         if not self.path.is_file():
             raise ModelFileNotFound(
                 f"model file not found: {self.path} (check the path in the GPT's 'model:' field, "
@@ -75,19 +77,28 @@ class LocalModel(ChatModel):
     async def load(self) -> Any:
         if self._llama is None:
             try:
-                self._llama, self._lock = await asyncio.to_thread(load_llama, self.path, self._n_ctx)
+                self._llama, self._lock = await asyncio.to_thread(
+                    load_llama, self.path, self._n_ctx
+                )
             except ValueError as exc:  # llama.cpp's wording for a file that is not a usable GGUF
-                raise ModelError(f"cannot load {self.path}: {exc} (is it a GGUF model file?)") from exc
+                raise ModelError(
+                    f"cannot load {self.path}: {exc} (is it a GGUF model file?)"
+                ) from exc
         return self._llama
 
     async def count_tokens(self, text: str) -> int:
         llama = await self.load()
         return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
-    async def stream(self, messages: list[ChatMessage], params: GenerationParams) -> AsyncIterator[str]:
+    async def stream(
+        self, messages: list[ChatMessage], params: GenerationParams
+    ) -> AsyncIterator[str]:
         llama = await self.load()
         kwargs = {k: v for k, v in params.model_dump().items() if v is not None}
-        produce = lambda: llama.create_chat_completion(messages=list(messages), stream=True, **kwargs)  # noqa: E731
+
+        def produce() -> Iterator[Any]:
+            return llama.create_chat_completion(messages=list(messages), stream=True, **kwargs)  # type: ignore[no-any-return]
+
         async for piece in _stream_from_thread(produce, self._lock):
             yield piece
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, cast
 
 import openai
+from openai import AsyncStream
+from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
 from botkit.errors import InputError, MissingAPIKey, ModelResponseError, ModelUnreachable
 from botkit.hookspecs import hookimpl
@@ -61,14 +63,20 @@ class OpenAICompatModel(ChatModel):
     async def count_tokens(self, text: str) -> int:
         return -(-len(text) // CHARS_PER_TOKEN)
 
-    async def stream(self, messages: list[ChatMessage], params: GenerationParams) -> AsyncIterator[str]:
-        kwargs: dict[str, Any] = {
-            k: v for k, v in params.model_dump().items() if v is not None
-        }
+    async def stream(
+        self, messages: list[ChatMessage], params: GenerationParams
+    ) -> AsyncIterator[str]:
+        kwargs: dict[str, Any] = {k: v for k, v in params.model_dump().items() if v is not None}
         started = False
         try:
-            chunks = await self.client.chat.completions.create(
-                model=self.spec.name, messages=list(messages), stream=True, **kwargs
+            chunks = cast(
+                "AsyncStream[ChatCompletionChunk]",
+                await self.client.chat.completions.create(
+                    model=self.spec.name,
+                    messages=cast("list[ChatCompletionMessageParam]", list(messages)),
+                    stream=True,
+                    **kwargs,
+                ),
             )
             async for chunk in chunks:
                 started = True
@@ -92,7 +100,9 @@ class OpenAICompatModel(ChatModel):
         detail = _api_message(exc)
         if exc.status_code == 401:
             env = self.spec.api_key_env or DEFAULT_KEY_ENV
-            return ModelResponseError(f"the server at {self.base_url} rejected the API key in ${env}")
+            return ModelResponseError(
+                f"the server at {self.base_url} rejected the API key in ${env}"
+            )
         if exc.status_code == 404:
             return ModelResponseError(
                 f"model {self.spec.name!r} was not found at {self.base_url} ({detail})"
@@ -103,7 +113,9 @@ class OpenAICompatModel(ChatModel):
                 f"try again later ({detail})"
             )
         if exc.status_code == 400 and "context" in detail.lower():
-            return InputError(f"the conversation is too long for {self.spec.name}: {detail}; /reset it")
+            return InputError(
+                f"the conversation is too long for {self.spec.name}: {detail}; /reset it"
+            )
         return ModelResponseError(f"{self.base_url} answered {exc.status_code}: {detail}")
 
     async def aclose(self) -> None:
