@@ -279,3 +279,24 @@ def botkit_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "botkit-home"
     monkeypatch.setenv("BOTKIT_HOME", str(home))
     return home
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m botkit.testing``: run the stub server until interrupted; prints its URL first."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m botkit.testing", description=main.__doc__)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
+    args = parser.parse_args(argv)
+    stub = StubOpenAI(latency=args.latency).start()
+    print(stub.url, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stub.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Callable
-from typing import Any, cast
+from typing import Any
 
 import openai
-from openai import AsyncStream
-from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
 from botkit.errors import InputError, MissingAPIKey, ModelResponseError, ModelUnreachable
 from botkit.hookspecs import hookimpl
@@ -47,9 +45,25 @@ class OpenAICompatModel(ChatModel):
                 raise MissingAPIKey(key_env)
             key = "not-needed"  # local servers (Ollama, vLLM, LM Studio) accept any key
         self.base_url = spec.base_url or DEFAULT_BASE_URL
-        self.client = openai.AsyncOpenAI(
-            api_key=key, base_url=self.base_url, timeout=spec.timeout, max_retries=spec.max_retries
-        )
+        self._key = key
+        self._client: openai.AsyncOpenAI | None = None
+
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        """The client, made on first use inside the event loop its aiohttp transport belongs to.
+
+        aiohttp (the client's documented ``openai[aiohttp]`` transport) costs a fraction of the
+        default transport's CPU per request, which is what bounds many concurrent conversations.
+        """
+        if self._client is None:
+            self._client = openai.AsyncOpenAI(
+                api_key=self._key,
+                base_url=self.base_url,
+                timeout=self.spec.timeout,
+                max_retries=self.spec.max_retries,
+                http_client=openai.DefaultAioHttpClient(timeout=self.spec.timeout),
+            )
+        return self._client
 
     @property
     def context_window(self) -> int:
@@ -67,21 +81,25 @@ class OpenAICompatModel(ChatModel):
         self, messages: list[ChatMessage], params: GenerationParams
     ) -> AsyncIterator[str]:
         kwargs: dict[str, Any] = {k: v for k, v in params.model_dump().items() if v is not None}
+        body = {"model": self.spec.name, "messages": messages, "stream": True, **kwargs}
         started = False
         try:
-            chunks = cast(
-                "AsyncStream[ChatCompletionChunk]",
-                await self.client.chat.completions.create(
-                    model=self.spec.name,
-                    messages=cast("list[ChatCompletionMessageParam]", list(messages)),
-                    stream=True,
-                    **kwargs,
-                ),
+            # The client's generic ``post`` keeps its retries, timeouts, SSE parsing and error
+            # types, and skips its typed-parameter transform and per-chunk model construction,
+            # which cost more CPU than everything else botkit does per message (bench/core.py).
+            chunks = await self.client.post(
+                "/chat/completions",
+                body=body,
+                cast_to=object,
+                stream=True,
+                stream_cls=openai.AsyncStream[object],  # raw dicts: no model construction
             )
             async for chunk in chunks:
                 started = True
-                if chunk.choices and chunk.choices[0].delta.content:
-                    yield chunk.choices[0].delta.content
+                choices = (chunk.get("choices") if isinstance(chunk, dict) else None) or [{}]
+                text = (choices[0].get("delta") or {}).get("content")
+                if text:
+                    yield text
         except openai.APIConnectionError as exc:
             reason = _reason(exc)
             raise ModelUnreachable(
@@ -119,7 +137,9 @@ class OpenAICompatModel(ChatModel):
         return ModelResponseError(f"{self.base_url} answered {exc.status_code}: {detail}")
 
     async def aclose(self) -> None:
-        await self.client.close()
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
 
 
 def _reason(exc: openai.APIConnectionError) -> str:
