@@ -29,9 +29,9 @@ import openai
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _stub import stub_server  # noqa: E402
+from _stub import stub_server
 
-from botkit import Bot, Message  # noqa: E402
+from botkit import Bot, Message
 
 INSTRUCTIONS = "You translate into French. Reply with the translation only."
 QUESTION = "Where is the station?"

@@ -69,11 +69,14 @@ async def throughput(rounds: int, max_tokens: int) -> None:
     r, b = statistics.median(raw), statistics.median(ours)
     paired = statistics.median(o / w for o, w in zip(ours, raw, strict=True))
     print(
-        f"(1) SmolLM2-135M Q4_1, n_ctx {DEFAULT_CONTEXT}, {os.cpu_count()} threads, {max_tokens} tokens, {rounds} rounds"
+        f"(1) SmolLM2-135M Q4_1, n_ctx {DEFAULT_CONTEXT}, {os.cpu_count()} threads, "
+        f"{max_tokens} tokens, {rounds} rounds"
     )
     print(f"    raw llama-cpp-python   {r:7.1f} tokens/s (median)")
     print(f"    botkit embedded        {b:7.1f} tokens/s (median)")
-    print(f"    ratio of medians       {b / r:7.3f}   median of paired ratios {paired:.3f}   target >= 0.95")
+    print(
+        f"    ratio of medians       {b / r:7.3f}   median of paired ratios {paired:.3f}   target >= 0.95"
+    )
 
 
 def console_first_token(rounds: int) -> None:

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Callable
-from typing import Any
-
-import openai
+from typing import TYPE_CHECKING, Any
 
 from botkit.errors import InputError, MissingAPIKey, ModelResponseError, ModelUnreachable
 from botkit.hookspecs import hookimpl
 from botkit.models.base import ChatMessage, ChatModel, ProviderFactory
 from botkit.spec import GenerationParams, ModelSpec
+
+if TYPE_CHECKING:
+    import openai
 
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -56,6 +57,8 @@ class OpenAICompatModel(ChatModel):
         default transport's CPU per request, which is what bounds many concurrent conversations.
         """
         if self._client is None:
+            import openai  # imported on first use: it takes a second, and embedded GPTs never need it
+
             self._client = openai.AsyncOpenAI(
                 api_key=self._key,
                 base_url=self.base_url,
@@ -80,6 +83,8 @@ class OpenAICompatModel(ChatModel):
     async def stream(
         self, messages: list[ChatMessage], params: GenerationParams
     ) -> AsyncIterator[str]:
+        import openai
+
         kwargs: dict[str, Any] = {k: v for k, v in params.model_dump().items() if v is not None}
         body = {"model": self.spec.name, "messages": messages, "stream": True, **kwargs}
         started = False
@@ -143,6 +148,8 @@ class OpenAICompatModel(ChatModel):
 
 
 def _reason(exc: openai.APIConnectionError) -> str:
+    import openai
+
     return "timed out" if isinstance(exc, openai.APITimeoutError) else str(exc.__cause__ or exc)
 
 
