@@ -61,3 +61,8 @@ async def test_a_file_that_is_not_a_gguf_is_a_clear_error(tmp_path: Path) -> Non
     model = LocalModel(ModelSpec(provider="local", name=str(bogus)))
     with pytest.raises(ModelError, match="is it a GGUF model file"):
         await model.count_tokens("hi")
+
+
+async def test_the_model_loads_once_per_process_and_is_shared() -> None:
+    first, second = LocalModel(ModelSpec()), LocalModel(ModelSpec())
+    assert await first.load() is await second.load()

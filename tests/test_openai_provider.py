@@ -137,3 +137,19 @@ async def test_the_key_from_the_named_variable_is_sent(
 def test_context_window_comes_from_the_spec_or_the_model_family(openai_stub: StubOpenAI) -> None:
     assert model(openai_stub, context_window=1000).context_window == 1000
     assert model(openai_stub, name="gpt-4o-mini").context_window == 128_000
+
+
+async def test_the_stub_serves_models_and_embeddings_to_the_real_client(
+    openai_stub: StubOpenAI,
+) -> None:
+    import openai
+
+    client = openai.AsyncOpenAI(api_key="x", base_url=openai_stub.url, max_retries=0)
+    models = [m.id async for m in client.models.list()]
+    assert models == ["stub-model"]
+    result = await client.embeddings.create(model="stub-embed", input=["a", "b", "a"])
+    vectors = [d.embedding for d in result.data]
+    assert len(vectors) == 3 and len(vectors[0]) == openai_stub.embedding_dim
+    assert vectors[0] == vectors[2] != vectors[1]
+    assert abs(sum(x * x for x in vectors[0]) - 1) < 1e-9
+    await client.close()
