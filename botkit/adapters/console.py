@@ -15,6 +15,7 @@ import uuid
 from typing import TextIO
 
 from rich.console import Console
+from rich.text import Text
 
 from botkit.core.bot import Bot
 from botkit.core.conversations import ConversationKey
@@ -46,10 +47,10 @@ class ConsoleChat:
     async def start(self, resume: bool) -> None:
         self.bot.model(self.bot.gpt(self.gpt).spec.model)  # fail now on a missing key or model file
         if resume:
-            previous = await self._latest_thread()
+            previous = await self.bot.latest_thread(SURFACE, self.user, self.gpt)
             if previous:
                 self.thread = previous
-                turns = len(await self._history()) // 2
+                turns = len(await self.bot.history(self._key())) // 2
                 self.note(f"resuming your conversation with {self.gpt} ({turns} exchanges)")
             else:
                 self.note(f"no earlier conversation with {self.gpt}: starting a new one")
@@ -59,10 +60,11 @@ class ConsoleChat:
     def banner(self) -> None:
         spec = self.bot.gpt(self.gpt).spec
         self.err.print(
-            f"[bold]{spec.name}[/] ({spec.model.label})  {spec.description}", highlight=False
+            Text.assemble((spec.name, "bold"), f" ({spec.model.label})  {spec.description}"),
+            highlight=False,
         )
         for starter in spec.starters:
-            self.err.print(f"  try: {starter}", style="dim", highlight=False)
+            self.note(f"  try: {starter}")
         self.err.print("/help for commands, Ctrl-D to leave", style="dim")
 
     @property
@@ -106,7 +108,9 @@ class ConsoleChat:
             for gpt in self.bot.catalog.gpts.values():
                 mark = "*" if gpt.spec.name == self.gpt else " "
                 self.err.print(
-                    f"{mark} {gpt.spec.name:<16} {gpt.spec.description}", highlight=False
+                    f"{mark} {gpt.spec.name:<16} {gpt.spec.description}",
+                    markup=False,
+                    highlight=False,
                 )
         elif name == "/switch":
             if not arg:
@@ -124,14 +128,6 @@ class ConsoleChat:
 
     def _key(self) -> ConversationKey:
         return ConversationKey(SURFACE, "", self.thread, self.user, self.gpt)
-
-    async def _latest_thread(self) -> str | None:
-        store = self.bot.store
-        return await store.latest_thread(SURFACE, self.user, self.gpt) if store else None
-
-    async def _history(self) -> list[object]:
-        store = self.bot.store
-        return list(await store.history(self._key())) if store else []
 
 
 def run_console(

@@ -15,7 +15,7 @@ from botkit.core.message import Message
 from botkit.core.prompt import fit_prompt
 from botkit.errors import InputError
 from botkit.loader import Catalog, LoadedGPT, load_catalog
-from botkit.models.base import ChatModel
+from botkit.models.base import ChatMessage, ChatModel
 from botkit.plugins import Registry, load_registry
 from botkit.spec import ModelSpec
 
@@ -63,7 +63,7 @@ class Bot:
         spec = self.gpt(message.gpt).spec
         model = self.model(spec.model)
         key = message.conversation
-        history = await self.store.history(key) if self.store else []
+        history = await self.history(key)
         prompt = await fit_prompt(spec, model, history, text, message.user)
         parts: list[str] = []
         try:
@@ -78,6 +78,13 @@ class Bot:
     async def reply_text(self, message: Message) -> str:
         """The whole reply at once, for callers that do not stream."""
         return "".join([chunk async for chunk in self.respond(message)])
+
+    async def history(self, key: ConversationKey) -> list[ChatMessage]:
+        return await self.store.history(key) if self.store else []
+
+    async def latest_thread(self, surface: str, user: str, gpt: str) -> str | None:
+        """The thread of ``user``'s most recent conversation with ``gpt`` on ``surface``."""
+        return await self.store.latest_thread(surface, user, gpt) if self.store else None
 
     async def reset(self, key: ConversationKey) -> None:
         if self.store:
