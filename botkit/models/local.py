@@ -9,6 +9,7 @@ runs in a worker thread (one at a time per loaded model), streaming tokens back 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import os
 import threading
@@ -119,7 +120,7 @@ async def _stream_from_thread(
     stop = threading.Event()
 
     def put(item: Any) -> None:
-        if not loop.is_closed():
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody is listening any more
             loop.call_soon_threadsafe(queue.put_nowait, item)
 
     def work() -> None:
