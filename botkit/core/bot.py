@@ -7,12 +7,13 @@ call :meth:`Bot.respond`, and render what it yields. Nothing here knows which su
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 
 from botkit.core.conversations import ConversationKey, ConversationStore
 from botkit.core.message import Message
 from botkit.core.prompt import fit_prompt
+from botkit.core.reply import Reply
 from botkit.errors import InputError
 from botkit.loader import Catalog, LoadedGPT, load_catalog
 from botkit.models.base import ChatMessage, ChatModel
@@ -51,12 +52,21 @@ class Bot:
             self._models[spec] = self.registry.create_model(spec)
         return self._models[spec]
 
-    async def respond(self, message: Message) -> AsyncIterator[str]:
-        """Answer ``message`` in its conversation, yielding the reply as it is generated.
+    def respond(self, message: Message) -> Reply:
+        """Answer ``message`` in its conversation: iterate the reply for its text as it comes.
 
         The exchange is saved when the reply ends, and also when it is stopped part-way (the
         conversation then holds what the user saw).
         """
+        reply = Reply()
+        reply._chunks = self._generate(message, reply)
+        return reply
+
+    async def reply_text(self, message: Message) -> str:
+        """The whole reply at once, for callers that do not stream."""
+        return (await self.respond(message).collect()).text
+
+    async def _generate(self, message: Message, reply: Reply) -> AsyncGenerator[str, None]:
         text = message.text.strip()
         if not text:
             raise InputError("the message is empty: type something for the GPT to answer")
@@ -65,19 +75,14 @@ class Bot:
         key = message.conversation
         history = await self.history(key)
         prompt = await fit_prompt(spec, model, history, text, message.user)
-        parts: list[str] = []
         try:
             async for chunk in model.stream(prompt, spec.parameters):
-                parts.append(chunk)
+                reply.parts.append(chunk)
                 yield chunk
         except asyncio.CancelledError:
-            await asyncio.shield(self._save(key, text, "".join(parts)))
+            await asyncio.shield(self._save(key, text, reply.text))
             raise
-        await self._save(key, text, "".join(parts))
-
-    async def reply_text(self, message: Message) -> str:
-        """The whole reply at once, for callers that do not stream."""
-        return "".join([chunk async for chunk in self.respond(message)])
+        await self._save(key, text, reply.text)
 
     async def history(self, key: ConversationKey) -> list[ChatMessage]:
         return await self.store.history(key) if self.store else []

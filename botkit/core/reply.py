@@ -1,0 +1,61 @@
+"""What the core hands back to an adapter: a stream of text, then what came with it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered reference to the passage of a knowledge source that an answer draws on."""
+
+    number: int
+    source: str  # the file, relative to the project
+    title: str = ""  # heading path within it, "Refunds > Timing"
+    page: int | None = None
+    snippet: str = ""
+    score: float = 0.0
+
+    @property
+    def label(self) -> str:
+        """``[1] billing/refunds.md › Refunds › Timing (p. 3)``: how adapters show it in text."""
+        where = " › ".join(
+            [self.source, *([self.title.replace(" > ", " › ")] if self.title else [])]
+        )
+        page = f" (p. {self.page})" if self.page else ""
+        return f"[{self.number}] {where}{page}"
+
+
+@dataclass
+class Reply:
+    """One answer being produced.
+
+    Iterate it for the text as it is generated. ``citations`` are set before the first chunk
+    arrives; ``text`` holds everything generated so far.
+    """
+
+    citations: list[Citation] = field(default_factory=list)
+    parts: list[str] = field(default_factory=list)
+    _chunks: AsyncGenerator[str, None] | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def __aiter__(self) -> Reply:
+        return self
+
+    async def __anext__(self) -> str:
+        assert self._chunks is not None, "a Reply is made by Bot.respond"
+        return await self._chunks.__anext__()
+
+    async def collect(self) -> Reply:
+        """Run the reply to its end (for callers that do not stream)."""
+        async for _ in self:
+            pass
+        return self
+
+    async def aclose(self) -> None:
+        if self._chunks is not None:
+            await self._chunks.aclose()

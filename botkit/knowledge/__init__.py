@@ -1,0 +1,1 @@
+"""Knowledge: documents indexed in Chroma and retrieved into answers, with citations."""
