@@ -19,10 +19,8 @@ class Citation:
 
     @property
     def label(self) -> str:
-        """``[1] billing/refunds.md › Refunds › Timing (p. 3)``: how adapters show it in text."""
-        where = " › ".join(
-            [self.source, *([self.title.replace(" > ", " › ")] if self.title else [])]
-        )
+        """``[1] billing/refunds.md > Refunds > Timing (p. 3)``: how adapters show it in text."""
+        where = f"{self.source} > {self.title}" if self.title else self.source
         page = f" (p. {self.page})" if self.page else ""
         return f"[{self.number}] {where}{page}"
 
