@@ -7,6 +7,8 @@ The tree::
     ├── GPTNotFound              no GPT of that name; lists the ones that exist
     ├── PluginError              a plugin or provider failed to load or is unknown
     ├── InputError               a user message cannot be answered as given (empty, too long)
+    ├── KnowledgeError           documents could not be indexed or searched
+    │   └── StoreUnreachable     the Chroma server does not answer
     └── ModelError               the model could not answer
         ├── ModelFileNotFound    a GGUF path that does not exist
         ├── MissingAPIKey        the API-key environment variable is not set
@@ -62,6 +64,20 @@ class PluginError(BotkitError):
 
 class InputError(BotkitError):
     pass
+
+
+class KnowledgeError(BotkitError):
+    pass
+
+
+class StoreUnreachable(KnowledgeError):
+    def __init__(self, url: str, detail: str = "") -> None:
+        self.url = url
+        extra = f" ({detail})" if detail else ""
+        super().__init__(
+            f"cannot reach the Chroma server at {url}{extra}: start it (`chroma run --path DIR "
+            "--port N`) or unset chroma_url / BOTKIT_CHROMA_URL to use the embedded store"
+        )
 
 
 class ModelError(BotkitError):

@@ -13,6 +13,7 @@ A plugin is a module (or object) with functions marked ``@botkit.hookimpl``, ann
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pluggy
 
@@ -25,3 +26,9 @@ hookimpl = pluggy.HookimplMarker("botkit")
 @hookspec
 def register_providers(register: Callable[[str, ProviderFactory], None]) -> None:
     """Register model providers: ``register(name, factory)``; GPT files select them by name."""
+
+
+@hookspec
+def register_embedders(register: Callable[[str, Any], None]) -> None:
+    """Register embedders: ``register(name, factory)``, a factory taking an ``EmbedderSpec`` and
+    returning a ``botkit.knowledge.embeddings.Embedder``; ``knowledge.embedder`` selects them."""

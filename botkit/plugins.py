@@ -15,14 +15,17 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from botkit import hookspecs
 from botkit.errors import PluginError
 from botkit.models.base import ChatModel, ProviderFactory
-from botkit.spec import ModelSpec
+from botkit.spec import EmbedderSpec, ModelSpec
+
+if TYPE_CHECKING:
+    from botkit.knowledge.embeddings import Embedder
 
 ENTRY_POINT_GROUP = "botkit.plugins"
 
@@ -36,17 +39,26 @@ class PluginFailure:
 @dataclass
 class Registry:
     providers: dict[str, ProviderFactory] = field(default_factory=dict)
+    embedders: dict[str, Any] = field(default_factory=dict)
     #: plugin name -> where it came from (a package name and version, or a file path)
     sources: dict[str, str] = field(default_factory=dict)
     failures: list[PluginFailure] = field(default_factory=list)
 
     def create_model(self, spec: ModelSpec) -> ChatModel:
-        try:
-            factory = self.providers[spec.provider]
-        except KeyError:
-            known = ", ".join(sorted(self.providers)) or "none"
-            raise PluginError(f"unknown model provider {spec.provider!r}; known: {known}") from None
-        return factory(spec)
+        model: ChatModel = _create(self.providers, "model provider", spec.provider)(spec)
+        return model
+
+    def create_embedder(self, spec: EmbedderSpec) -> Embedder:
+        embedder: Embedder = _create(self.embedders, "embedder", spec.provider)(spec)
+        return embedder
+
+
+def _create(table: dict[str, Any], kind: str, name: str) -> Any:
+    try:
+        return table[name]
+    except KeyError:
+        known = ", ".join(sorted(table)) or "none"
+        raise PluginError(f"unknown {kind} {name!r}; known: {known}") from None
 
 
 def load_registry(plugin_dirs: Iterable[Path] = (), extra: Iterable[object] = ()) -> Registry:
@@ -68,6 +80,7 @@ def load_registry(plugin_dirs: Iterable[Path] = (), extra: Iterable[object] = ()
         manager.register(plugin, name=name)
         registry.sources[name] = "registered directly"
     _call_each(manager, "register_providers", registry, registry.providers)
+    _call_each(manager, "register_embedders", registry, registry.embedders)
     return registry
 
 

@@ -7,7 +7,7 @@ setting. Secrets never live in these files: only the *name* of the environment v
 from __future__ import annotations
 
 import string
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 #: Placeholders every GPT's instructions may use without declaring them under ``variables``.
@@ -100,10 +101,72 @@ class Example(_Strict):
     assistant: str = Field(min_length=1)
 
 
-class KnowledgeSpec(_Strict):
-    """Documents the GPT answers from (indexed by the knowledge subsystem)."""
+class SourceSpec(_Strict):
+    """A knowledge source with options: ``{path: faq.jsonl, text_field: answer}``."""
 
-    sources: list[str] = Field(default_factory=list, description="Files, folders or globs.")
+    path: str = Field(description="A file, folder or glob.")
+    text_field: str = Field("text", description="For JSON and JSONL: the field holding the text.")
+
+
+class EmbedderSpec(_Strict):
+    """Which embedding model indexes and searches a GPT's knowledge."""
+
+    provider: str = Field("wordllama", description="'wordllama' (embedded), 'openai', ...")
+    name: str = Field("default", description="Model name for the provider.")
+    base_url: str | None = None
+    api_key_env: str | None = None
+    batch_size: int = Field(256, gt=0, description="Texts per embedding request.")
+
+    @property
+    def label(self) -> str:
+        return f"{self.provider}:{self.name}"
+
+
+def _embedder_shorthand(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    provider, _, name = value.strip().partition(":")
+    return {"provider": provider, "name": name or "default"}
+
+
+EmbedderField = Annotated[
+    EmbedderSpec, BeforeValidator(_embedder_shorthand, json_schema_input_type=str | EmbedderSpec)
+]
+
+
+class KnowledgeSpec(_Strict):
+    """Documents the GPT answers from: chunked, embedded, indexed in Chroma, cited in answers."""
+
+    sources: list[str | SourceSpec] = Field(
+        default_factory=list,
+        description="Files, folders or globs (** for subfolders), relative to the project folder "
+        "(the one holding configs/), or to the GPT file when they start with ./ or ../",
+    )
+    embedder: EmbedderField = EmbedderSpec()
+    chunk_size: int = Field(200, ge=16, le=8192, description="Tokens per chunk.")
+    chunk_overlap: int = Field(40, ge=0, description="Tokens a chunk shares with the previous one.")
+    top_k: int = Field(4, gt=0, le=50, description="Passages put into the prompt.")
+    min_score: float = Field(
+        0.35, ge=0, le=1, description="Relevance below which a passage is not used (0-1)."
+    )
+    search: Literal["hybrid", "vector", "bm25"] = "hybrid"
+    chroma_url: str | None = Field(
+        None, description="A Chroma server (default: $BOTKIT_CHROMA_URL, else embedded)."
+    )
+    auto_refresh: bool = Field(True, description="Re-index changed files before answering.")
+    max_file_mb: float = Field(20, gt=0, description="Larger files are skipped with a warning.")
+    not_found: str = Field(
+        "I don't know: nothing in my documents answers that.",
+        description="The answer when no passage is relevant enough.",
+    )
+
+    @model_validator(mode="after")
+    def _overlap_fits(self) -> KnowledgeSpec:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size})"
+            )
+        return self
 
 
 class TaskSpec(_Strict):

@@ -93,29 +93,35 @@ _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 
 
 def _markdown(text: str) -> list[Section]:
-    """Split at headings (never inside fenced code), keeping the heading path of each section."""
+    """Split at headings (never inside fenced code), keeping the heading path of each section.
+
+    A heading with nothing under it before the next heading stays with that next section.
+    """
     sections: list[Section] = []
     path: list[tuple[int, str]] = []
     start = 0
     pos = 0
     in_fence = False
+    body = False  # has the current section any text besides its heading?
     for line in text.splitlines(keepends=True):
         if _FENCE.match(line):
             in_fence = not in_fence
         match = None if in_fence else _MD_HEADING.match(line)
         if match:
-            _add(sections, text, start, pos, path)
+            if body:
+                _add(sections, text, start, pos, path)
+                start = pos
             level = len(match.group(1))
             path = [(lvl, title) for lvl, title in path if lvl < level] + [(level, match.group(2))]
-            start = pos
+            body = False
+        elif line.strip():
+            body = True
         pos += len(line)
     _add(sections, text, start, pos, path)
     return sections
 
 
-def _add(
-    sections: list[Section], text: str, start: int, end: int, path: list[tuple[int, str]]
-) -> None:
+def _add(sections: list[Section], text: str, start: int, end: int, path: list[tuple[int, str]]) -> None:
     if text[start:end].strip():
         title = " > ".join(title for _, title in path)
         sections.append(Section(text[start:end], title, None, start, end))

@@ -1,0 +1,154 @@
+"""A GPT's knowledge base: keep the index fresh, and search it (vector, BM25 or hybrid)."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from botkit.knowledge.index import IndexReport, KnowledgeIndex, Progress, embed_text
+from botkit.knowledge.keyword import KeywordIndex, fuse
+
+#: Weight of the (normalised) vector score in hybrid search; BM25 gets the rest. bench/knowledge.py
+#: measures recall@k on SQuAD for a range of weights.
+VECTOR_WEIGHT = 0.3
+#: Candidates each method contributes before fusion.
+CANDIDATES = 50
+
+
+@dataclass(frozen=True)
+class Passage:
+    id: str
+    text: str
+    source: str
+    title: str
+    page: int | None
+    score: float  # ranking score (0-1)
+    relevance: float  # cosine similarity of the query and the passage: what min_score gates
+
+
+class KnowledgeBase:
+    def __init__(self, index: KnowledgeIndex) -> None:
+        self.index = index
+        self.spec = index.spec
+        self._keyword: KeywordIndex | None = None
+        self._lock = threading.Lock()
+
+    # -- keeping it fresh ----------------------------------------------------------------------
+    def refresh(self, progress: Progress | None = None) -> IndexReport:
+        """Index what changed; rebuild the keyword index when anything did."""
+        with self._lock:
+            report = self.index.index(progress)
+            folder = self.index.folder / "bm25"
+            if report.changed or not (folder / "ids.json").exists():
+                self._keyword = self._build_keyword()
+                self._keyword.save(folder)
+            return report
+
+    def refresh_if_stale(self) -> IndexReport | None:
+        if self.spec.auto_refresh and self.index.stale():
+            return self.refresh()
+        return None
+
+    def _build_keyword(self) -> KeywordIndex:
+        data = self.index.collection().get(include=["documents", "metadatas"])
+        texts = [
+            embed_text(str((m or {}).get("title", "")), d or "")
+            for d, m in zip(data["documents"], data["metadatas"], strict=True)
+        ]
+        return KeywordIndex.build(list(data["ids"]), texts)
+
+    def keyword(self) -> KeywordIndex:
+        if self._keyword is None:
+            self._keyword = KeywordIndex.load(self.index.folder / "bm25") or self._build_keyword()
+        return self._keyword
+
+    # -- searching -----------------------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        top_k: int | None = None,
+        mode: str | None = None,
+        min_score: float | None = None,
+    ) -> list[Passage]:
+        """The best passages for ``query``, most relevant first, none below ``min_score``."""
+        top_k = top_k or self.spec.top_k
+        mode = mode or self.spec.search
+        floor = self.spec.min_score if min_score is None else min_score
+        collection = self.index.collection()
+        if collection.count() == 0:
+            return []
+        query_vector = self.index.embedder.embed([query])[0]
+        vector: dict[str, float] = {}
+        keyword: dict[str, float] = {}
+        n = max(CANDIDATES, top_k)
+        if mode in ("vector", "hybrid"):
+            found = collection.query(
+                query_embeddings=[query_vector.tolist()],
+                n_results=min(n, collection.count()),
+                include=["distances"],
+            )
+            vector = {
+                i: 1.0 - d for i, d in zip(found["ids"][0], found["distances"][0], strict=True)
+            }
+        if mode in ("bm25", "hybrid"):
+            keyword = self.keyword().search(query, n)
+        ranking = (
+            vector
+            if mode == "vector"
+            else keyword
+            if mode == "bm25"
+            else fuse(vector, keyword, VECTOR_WEIGHT)
+        )
+        best = sorted(ranking, key=lambda i: ranking[i], reverse=True)[: top_k * 3]
+        if not best:
+            return []
+        data = collection.get(ids=best, include=["documents", "metadatas", "embeddings"])
+        rows = {
+            i: (d, m, e)
+            for i, d, m, e in zip(
+                data["ids"], data["documents"], data["metadatas"], data["embeddings"], strict=True
+            )
+        }
+        passages = []
+        for i in best:
+            if i not in rows:
+                continue  # the keyword index still names a chunk that is gone
+            text, meta, embedding = rows[i]
+            relevance = float(np.dot(np.asarray(embedding, dtype=np.float32), query_vector))
+            if relevance < floor:
+                continue
+            page = meta.get("page")
+            passages.append(
+                Passage(
+                    i,
+                    text or "",
+                    str(meta.get("source", "")),
+                    str(meta.get("title", "")),
+                    int(page) if page else None,
+                    ranking[i],
+                    relevance,
+                )
+            )
+            if len(passages) == top_k:
+                break
+        return passages
+
+    def stats(self) -> dict[str, Any]:
+        manifest = self.index.load_manifest()
+        return {
+            "gpt": self.index.gpt,
+            "files": len(manifest["files"]),
+            "chunks": sum(len(f["ids"]) for f in manifest["files"].values()),
+            "embedder": manifest.get("settings", {}).get("embedder", ""),
+            "store": self.index.spec.chroma_url or "embedded",
+        }
+
+    def clear(self) -> None:
+        with self._lock:
+            self.index.clear()
+            self._keyword = None
+            shutil.rmtree(self.index.folder / "bm25", ignore_errors=True)
