@@ -13,14 +13,14 @@ from rich.console import Console
 from rich.table import Table
 
 from botkit.adapters.console import run_console
+from botkit.cli_knowledge import knowledge
 from botkit.core.bot import Bot
 from botkit.errors import BotkitError, ConfigError
 from botkit.loader import gpt_files, load_gpt_file
 from botkit.plugins import load_registry
 from botkit.settings import data_dir
 from botkit.spec import json_schema
-
-err = Console(stderr=True)
+from botkit.terminal import error, warn
 
 
 @dataclass
@@ -32,12 +32,7 @@ class Settings:
     def bot(self) -> Bot:
         bot = Bot.from_config(self.config_dir, data_dir(), self.plugin_dirs)
         for failure in bot.registry.failures:
-            err.print(
-                f"warning: plugin {failure.plugin} {failure.error}",
-                style="yellow",
-                markup=False,
-                highlight=False,
-            )
+            warn(f"plugin {failure.plugin} {failure.error}")
         return bot
 
 
@@ -98,13 +93,9 @@ def gpts(settings: Settings, as_json: bool) -> None:
             table.add_row(row["name"], row["model"], row["task"], row["description"])
         Console().print(table)
     for path, problems in catalog.problems.items():
-        err.print(
-            f"warning: {path} has {len(problems)} problem(s); run `botkit validate {path}`",
-            style="yellow",
-            highlight=False,
-        )
+        warn(f"{path} has {len(problems)} problem(s); run `botkit validate {path}`")
     if not catalog.gpts and not catalog.problems:
-        err.print(f"no GPT files in {settings.config_dir / 'gpts'}", style="yellow")
+        warn(f"no GPT files in {settings.config_dir / 'gpts'}")
 
 
 @cli.command()
@@ -139,6 +130,9 @@ def schema() -> None:
     click.echo(json.dumps(json_schema(), indent=2))
 
 
+cli.add_command(knowledge)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or bool(os.environ.get("BOTKIT_DEBUG"))
@@ -152,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     except BotkitError as exc:
         if debug:
             raise
-        err.print(f"error: {exc}", style="red", markup=False, highlight=False)
+        error(str(exc))
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

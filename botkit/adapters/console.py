@@ -21,6 +21,7 @@ from botkit.core.bot import Bot
 from botkit.core.conversations import ConversationKey
 from botkit.core.message import Message
 from botkit.errors import BotkitError, InputError
+from botkit.terminal import error
 
 SURFACE = "console"
 HELP = """\
@@ -83,9 +84,10 @@ class ConsoleChat:
 
     async def answer(self, text: str) -> None:
         message = Message(text, self.gpt, SURFACE, channel="", thread=self.thread, user=self.user)
+        reply = self.bot.respond(message)
         wrote = False
         try:
-            async for chunk in self.bot.respond(message):
+            async for chunk in reply:
                 self.out.write(chunk)
                 self.out.flush()
                 wrote = True
@@ -93,6 +95,8 @@ class ConsoleChat:
             if wrote or not self.interactive:
                 self.out.write("\n")
                 self.out.flush()
+        for citation in reply.citations:
+            self.note(f"  {citation.label}")
 
     async def command(self, text: str) -> bool:
         name, _, arg = text.partition(" ")
@@ -182,7 +186,7 @@ def run_console(
 def _report(err: Console, exc: Exception, debug: bool) -> None:
     if debug:
         err.print("".join(traceback.format_exception(exc)), markup=False, highlight=False)
-    err.print(f"error: {exc}", style="red", markup=False, highlight=False)
+    error(str(exc))
 
 
 def _read(chat: ConsoleChat, stdin: TextIO, interactive: bool) -> str | None:

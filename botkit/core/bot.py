@@ -9,26 +9,40 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from botkit.core.conversations import ConversationKey, ConversationStore
 from botkit.core.message import Message
 from botkit.core.prompt import fit_prompt
-from botkit.core.reply import Reply
-from botkit.errors import InputError
+from botkit.core.reply import Citation, Reply
+from botkit.errors import InputError, KnowledgeError
 from botkit.loader import Catalog, LoadedGPT, load_catalog
 from botkit.models.base import ChatMessage, ChatModel
 from botkit.plugins import Registry, load_registry
-from botkit.spec import ModelSpec
+from botkit.spec import EmbedderSpec, ModelSpec
+
+if TYPE_CHECKING:
+    from botkit.knowledge.base import KnowledgeBase, Passage
+    from botkit.knowledge.embeddings import Embedder
 
 
 class Bot:
     def __init__(
-        self, catalog: Catalog, registry: Registry, store: ConversationStore | None = None
-    ):
+        self,
+        catalog: Catalog,
+        registry: Registry,
+        store: ConversationStore | None = None,
+        data_dir: Path | None = None,
+    ) -> None:
         self.catalog = catalog
         self.registry = registry
         self.store = store
+        self.data_dir = data_dir
+        #: Knowledge source paths are relative to the folder holding the config folder.
+        self.project_dir = catalog.config_dir.resolve().parent
         self._models: dict[ModelSpec, ChatModel] = {}
+        self._embedders: dict[EmbedderSpec, Embedder] = {}
+        self._knowledge: dict[str, KnowledgeBase] = {}
 
     @classmethod
     def from_config(
@@ -41,7 +55,7 @@ class Bot:
         registry = load_registry(plugin_dirs, extra_plugins)
         catalog = load_catalog(config_dir, providers=registry.providers.keys())
         store = ConversationStore(data_dir / "conversations.sqlite3") if data_dir else None
-        return cls(catalog, registry, store)
+        return cls(catalog, registry, store, data_dir)
 
     def gpt(self, name: str) -> LoadedGPT:
         return self.catalog.get(name)
@@ -70,11 +84,31 @@ class Bot:
         text = message.text.strip()
         if not text:
             raise InputError("the message is empty: type something for the GPT to answer")
-        spec = self.gpt(message.gpt).spec
+        loaded = self.gpt(message.gpt)
+        spec = loaded.spec
         model = self.model(spec.model)
         key = message.conversation
         history = await self.history(key)
-        prompt = await fit_prompt(spec, model, history, text, message.user)
+        knowledge = self.knowledge(spec.name)
+        references: list[tuple[str, str]] | None = None
+        if knowledge is not None:
+            passages = await asyncio.to_thread(_retrieve, knowledge, text)
+            if not passages:  # nothing relevant: say so rather than let the model invent
+                assert spec.knowledge is not None
+                reply.parts.append(spec.knowledge.not_found)
+                yield spec.knowledge.not_found
+                await self._save(key, text, reply.text)
+                return
+            reply.citations = [
+                Citation(n, p.source, p.title, p.page, _snippet(p.text), p.relevance)
+                for n, p in enumerate(passages, 1)
+            ]
+            references = [
+                (c.label.split("] ", 1)[1], p.text)
+                for c, p in zip(reply.citations, passages, strict=True)
+            ]
+        prompt, kept = await fit_prompt(spec, model, history, text, message.user, references)
+        del reply.citations[kept:]
         try:
             async for chunk in model.stream(prompt, spec.parameters):
                 reply.parts.append(chunk)
@@ -83,6 +117,31 @@ class Bot:
             await asyncio.shield(self._save(key, text, reply.text))
             raise
         await self._save(key, text, reply.text)
+
+    def knowledge(self, name: str) -> KnowledgeBase | None:
+        """The knowledge base of GPT ``name``, or None when it has no knowledge sources."""
+        loaded = self.gpt(name)
+        spec = loaded.spec.knowledge
+        if spec is None or not spec.sources:
+            return None
+        if name not in self._knowledge:
+            from botkit.knowledge.base import KnowledgeBase
+            from botkit.knowledge.index import KnowledgeIndex
+
+            if self.data_dir is None:
+                raise KnowledgeError("knowledge needs a data directory (set BOTKIT_HOME)")
+            if spec.embedder not in self._embedders:
+                self._embedders[spec.embedder] = self.registry.create_embedder(spec.embedder)
+            index = KnowledgeIndex(
+                name,
+                spec,
+                loaded.path,
+                self.project_dir,
+                self.data_dir,
+                self._embedders[spec.embedder],
+            )
+            self._knowledge[name] = KnowledgeBase(index)
+        return self._knowledge[name]
 
     async def history(self, key: ConversationKey) -> list[ChatMessage]:
         return await self.store.history(key) if self.store else []
@@ -107,3 +166,14 @@ class Bot:
             await self.store.append(
                 key, [{"role": "user", "content": text}, {"role": "assistant", "content": reply}]
             )
+
+
+def _retrieve(knowledge: KnowledgeBase, text: str) -> list[Passage]:
+    """Refresh a stale index, then search it (blocking: runs in a worker thread)."""
+    knowledge.refresh_if_stale()
+    return knowledge.search(text)
+
+
+def _snippet(text: str, limit: int = 200) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rsplit(" ", 1)[0] + "…"

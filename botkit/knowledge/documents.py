@@ -121,7 +121,9 @@ def _markdown(text: str) -> list[Section]:
     return sections
 
 
-def _add(sections: list[Section], text: str, start: int, end: int, path: list[tuple[int, str]]) -> None:
+def _add(
+    sections: list[Section], text: str, start: int, end: int, path: list[tuple[int, str]]
+) -> None:
     if text[start:end].strip():
         title = " > ".join(title for _, title in path)
         sections.append(Section(text[start:end], title, None, start, end))

@@ -11,6 +11,8 @@ Every embedder returns L2-normalised float32 rows, so a dot product is the cosin
 
 from __future__ import annotations
 
+import importlib
+import logging
 import os
 import threading
 from abc import ABC, abstractmethod
@@ -72,7 +74,7 @@ class WordLlamaEmbedder(Embedder):
     def model(self) -> Any:
         with _wordllama_lock:
             if self.DIM not in _wordllama:
-                import wordllama
+                wordllama = _import_quietly("wordllama")
 
                 # The wheel ships weights/ and tokenizers/; WordLlama's default lookup expects
                 # "tokenizer/" beside the package and then downloads. Pointing its cache at the
@@ -87,6 +89,17 @@ class WordLlamaEmbedder(Embedder):
         if not texts:
             return np.zeros((0, self.DIM), dtype=np.float32)
         return normalise(self.model().embed(texts, norm=True, batch_size=512))
+
+
+def _import_quietly(name: str) -> Any:
+    """Import a module that calls ``logging.basicConfig`` on import (wordllama does), undoing that:
+    the application, not a library, decides where log records go."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    module = importlib.import_module(name)
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    return module
 
 
 class OpenAIEmbedder(Embedder):

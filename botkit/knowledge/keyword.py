@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
 
 
-def _tokenize(texts: list[str]) -> Any:
+def _bm25s() -> Any:
     import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG on import
+    return bm25s
+
+
+def _tokenize(texts: list[str]) -> Any:
+    bm25s = _bm25s()
 
     return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False)
 
@@ -29,7 +37,7 @@ class KeywordIndex:
 
     @classmethod
     def build(cls, ids: list[str], texts: list[str]) -> KeywordIndex:
-        import bm25s
+        bm25s = _bm25s()
 
         model = bm25s.BM25()
         if texts:
@@ -58,7 +66,7 @@ class KeywordIndex:
 
     @classmethod
     def load(cls, folder: Path) -> KeywordIndex | None:
-        import bm25s
+        bm25s = _bm25s()
 
         try:
             ids = json.loads((folder / "ids.json").read_text())
