@@ -8,6 +8,7 @@ A file that cannot be read (binary, empty, not UTF-8, too large, encrypted or co
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -219,6 +220,8 @@ def _html(text: str) -> list[Section]:
 def _pdf(path: Path) -> list[Section]:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings would repeat our one line
 
     try:
         reader = PdfReader(path)
