@@ -11,10 +11,8 @@ import numpy as np
 
 from botkit.knowledge.index import IndexReport, KnowledgeIndex, Progress, embed_text
 from botkit.knowledge.keyword import KeywordIndex, fuse
+from botkit.knowledge.store import chroma_url, store_errors
 
-#: Weight of the (normalised) vector score in hybrid search; BM25 gets the rest. bench/knowledge.py
-#: measures recall@k on SQuAD for a range of weights.
-VECTOR_WEIGHT = 0.3
 #: Candidates each method contributes before fusion.
 CANDIDATES = 50
 
@@ -35,12 +33,13 @@ class KnowledgeBase:
         self.index = index
         self.spec = index.spec
         self._keyword: KeywordIndex | None = None
+        self.url = chroma_url(self.spec.chroma_url)
         self._lock = threading.Lock()
 
     # -- keeping it fresh ----------------------------------------------------------------------
     def refresh(self, progress: Progress | None = None) -> IndexReport:
         """Index what changed; rebuild the keyword index when anything did."""
-        with self._lock:
+        with self._lock, store_errors(self.url):
             report = self.index.index(progress)
             folder = self.index.folder / "bm25"
             if report.changed or not (folder / "ids.json").exists():
@@ -75,8 +74,12 @@ class KnowledgeBase:
         min_score: float | None = None,
     ) -> list[Passage]:
         """The best passages for ``query``, most relevant first, none below ``min_score``."""
-        top_k = top_k or self.spec.top_k
-        mode = mode or self.spec.search
+        with store_errors(self.url):
+            return self._search(
+                query, top_k or self.spec.top_k, mode or self.spec.search, min_score
+            )
+
+    def _search(self, query: str, top_k: int, mode: str, min_score: float | None) -> list[Passage]:
         floor = self.spec.min_score if min_score is None else min_score
         collection = self.index.collection()
         if collection.count() == 0:
@@ -101,7 +104,7 @@ class KnowledgeBase:
             if mode == "vector"
             else keyword
             if mode == "bm25"
-            else fuse(vector, keyword, VECTOR_WEIGHT)
+            else fuse(vector, keyword, self.spec.vector_weight)
         )
         best = sorted(ranking, key=lambda i: ranking[i], reverse=True)[: top_k * 3]
         if not best:

@@ -230,8 +230,10 @@ def _pdf(path: Path) -> list[Section]:
         pages = [page.extract_text() or "" for page in reader.pages]
     except UnreadableFile:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+    except PdfReadError as exc:
         raise UnreadableFile(f"the PDF is corrupt ({exc})") from exc
+    except Exception as exc:  # pypdf raises many types on damaged or AES-encrypted files
+        raise UnreadableFile(f"the PDF cannot be read ({type(exc).__name__}: {exc})") from exc
     sections = [
         Section(text, "", number, 0, len(text))
         for number, text in enumerate(pages, 1)

@@ -94,9 +94,11 @@ class KnowledgeIndex:
         return open_client(self.data_dir, chroma_url(self.spec.chroma_url))
 
     def collection(self) -> Any:
-        metadata = {"hnsw:space": "cosine", **self.settings}
         return self.client().get_or_create_collection(
-            self.collection_name, metadata=metadata, embedding_function=None
+            self.collection_name,
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata=self.settings,
+            embedding_function=None,  # vectors always come from our embedder, never Chroma's
         )
 
     def load_manifest(self) -> dict[str, Any]:
@@ -209,34 +211,40 @@ class KnowledgeIndex:
         done: int,
         total: int,
     ) -> int:
-        """Embed the pending files' chunks together, then replace each file's chunks in turn."""
-        texts = [embed_text(c.title, c.text) for p in pending for c in p.chunks]
-        vectors = self.embedder.embed(texts)
-        offset = 0
-        max_batch = self.client().get_max_batch_size()
+        """Embed the pending files' chunks together and write them; only then drop the chunks
+        they replace (so every file stays searchable in one version or the other)."""
+        chunks = [c for p in pending for c in p.chunks]
+        vectors = self.embedder.embed([embed_text(c.title, c.text) for c in chunks])
+        ids: list[str] = []
+        metadatas: list[dict[str, Any]] = []
         for p in pending:
-            n = len(p.chunks)
             file_key = hashlib.sha1(p.source.name.encode()).hexdigest()[:12]
-            ids = [f"{file_key}-{p.entry['hash'][:12]}-{i}" for i in range(n)]
-            for a in range(0, n, max_batch):
-                b = min(n, a + max_batch)
-                collection.upsert(
-                    ids=ids[a:b],
-                    embeddings=vectors[offset + a : offset + b],
-                    documents=[c.text for c in p.chunks[a:b]],
-                    metadatas=[_metadata(p.source.name, c) for c in p.chunks[a:b]],
-                )
+            p.entry["ids"] = [
+                f"{file_key}-{p.entry['hash'][:12]}-{i}" for i in range(len(p.chunks))
+            ]
+            ids.extend(p.entry["ids"])
+            metadatas.extend(_metadata(p.source.name, c) for c in p.chunks)
+        step = self.client().get_max_batch_size()
+        for a in range(0, len(ids), step):
+            collection.upsert(
+                ids=ids[a : a + step],
+                embeddings=vectors[a : a + step],
+                documents=[c.text for c in chunks[a : a + step]],
+                metadatas=metadatas[a : a + step],
+            )
+        stale: list[str] = []
+        for p in pending:
             old = known.get(p.source.name, {}).get("ids", [])
-            _delete(collection, [i for i in old if i not in set(ids)])
-            p.entry["ids"] = ids
+            stale.extend(set(old) - set(p.entry["ids"]))
             known[p.source.name] = p.entry
             report.indexed += 1
-            report.chunks_added += n
+            report.chunks_added += len(p.entry["ids"])
             report.chunks_removed += len(old)
-            offset += n
-            done += 1
+        for a in range(0, len(stale), step):
+            _delete(collection, stale[a : a + step])
+        for i, p in enumerate(pending, 1):
             if progress:
-                progress(p.source.name, n, done, total)
+                progress(p.source.name, len(p.entry["ids"]), done + i, total)
         return len(pending)
 
     def clear(self) -> None:

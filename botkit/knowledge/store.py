@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -56,6 +58,22 @@ def _http_client(url: str) -> Any:
             url, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         ) from exc
     return client
+
+
+@contextmanager
+def store_errors(url: str | None) -> Iterator[None]:
+    """Turn a lost connection to a Chroma server into one clear :class:`StoreUnreachable`."""
+    try:
+        yield
+    except StoreUnreachable:
+        raise
+    except Exception as exc:
+        import httpx  # chromadb's HTTP client is httpx
+
+        lost = isinstance(exc, httpx.TransportError) or "could not connect" in str(exc).lower()
+        if url and lost:
+            raise StoreUnreachable(url, type(exc).__name__) from exc
+        raise
 
 
 def forget_client(data_dir: Path, url: str | None) -> None:

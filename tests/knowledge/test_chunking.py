@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 from botkit.knowledge.chunking import chunk_sections, count_tokens
 from botkit.knowledge.documents import Section
 
@@ -15,7 +17,7 @@ def test_chunks_stay_within_size_overlap_and_point_back_into_the_text() -> None:
     for chunk in chunks:
         assert count_tokens(chunk.text) <= 50
         assert text[chunk.start - 100 : chunk.end - 100] == chunk.text
-    for a, b in zip(chunks, chunks[1:], strict=False):
+    for a, b in itertools.pairwise(chunks):
         assert b.start < a.end, "consecutive chunks overlap"
         assert count_tokens(text[b.start - 100 : a.end - 100]) <= 10
 
