@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,10 +31,9 @@ def resolve_sources(
         if not found:
             warnings.append(f"knowledge source {entry.path!r} matches no file (looked in {base})")
         for path in found:
-            resolved = path.resolve()
-            files.setdefault(
-                resolved, SourceFile(resolved, _display(resolved, project_dir), entry.text_field)
-            )
+            absolute = Path(os.path.normpath(path.absolute()))  # symlinks kept: names as written
+            source = SourceFile(absolute, _display(absolute, project_dir), entry.text_field)
+            files.setdefault(path.resolve(), source)
     return sorted(files.values(), key=lambda f: f.name), warnings
 
 
@@ -54,6 +54,6 @@ def _hidden(path: Path, root: Path) -> bool:
 
 def _display(path: Path, project_dir: Path) -> str:
     try:
-        return path.relative_to(project_dir.resolve()).as_posix()
+        return path.relative_to(Path(os.path.normpath(project_dir.absolute()))).as_posix()
     except ValueError:
         return str(path)
