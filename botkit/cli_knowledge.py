@@ -65,6 +65,7 @@ def index(settings: Settings, gpt: str | None, every: bool) -> None:
 
 
 def _index_with_progress(name: str, kb: KnowledgeBase) -> IndexReport:
+    kb.connect()
     columns = (
         TextColumn(f"[bold]{name}[/]"),
         BarColumn(),

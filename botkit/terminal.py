@@ -8,8 +8,8 @@ err = Console(stderr=True)
 
 
 def warn(text: str) -> None:
-    err.print(f"warning: {text}", style="yellow", markup=False, highlight=False)
+    err.print(f"warning: {text}", style="yellow", markup=False, highlight=False, soft_wrap=True)
 
 
 def error(text: str) -> None:
-    err.print(f"error: {text}", style="red", markup=False, highlight=False)
+    err.print(f"error: {text}", style="red", markup=False, highlight=False, soft_wrap=True)

@@ -128,7 +128,7 @@ class ConsoleChat:
         return True
 
     def note(self, text: str) -> None:
-        self.err.print(text, style="dim", markup=False, highlight=False)
+        self.err.print(text, style="dim", markup=False, highlight=False, soft_wrap=True)
 
     def _key(self) -> ConversationKey:
         return ConversationKey(SURFACE, "", self.thread, self.user, self.gpt)

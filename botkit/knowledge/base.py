@@ -47,6 +47,11 @@ class KnowledgeBase:
                 self._keyword.save(folder)
             return report
 
+    def connect(self) -> None:
+        """Open the store now, so an unreachable server is reported before any work starts."""
+        with store_errors(self.url):
+            self.index.collection()
+
     def refresh_if_stale(self) -> IndexReport | None:
         if self.spec.auto_refresh and self.index.stale():
             return self.refresh()
