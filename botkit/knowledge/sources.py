@@ -32,8 +32,8 @@ def resolve_sources(
             warnings.append(f"knowledge source {entry.path!r} matches no file (looked in {base})")
         for path in found:
             absolute = Path(os.path.normpath(path.absolute()))  # symlinks kept: names as written
-            source = SourceFile(absolute, _display(absolute, project_dir), entry.text_field)
-            files.setdefault(path.resolve(), source)
+            file = SourceFile(absolute, _display(absolute, project_dir), entry.text_field)
+            files.setdefault(path.resolve(), file)
     return sorted(files.values(), key=lambda f: f.name), warnings
 
 
