@@ -16,6 +16,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,31 +142,23 @@ class KnowledgeIndex:
             collection = self.collection()
             manifest = {"settings": self.settings, "files": {}}
         known: dict[str, Any] = manifest["files"]
+        writer = _Writer(self, collection, known, report, progress, len(files))
         pending: list[_Pending] = []
-        done = 0
         try:
             for source in files:
                 entry = self._changed_entry(source, known.get(source.name), report)
-                if entry is None:
-                    report.unchanged += 1
-                    done += 1
-                    if progress:
-                        progress(source.name, 0, done, len(files))
-                    continue
-                chunks = self._read(source, report)
-                if chunks is None:  # unreadable now: keep what was indexed before, if anything
-                    done += 1
-                    if progress:
-                        progress(source.name, 0, done, len(files))
+                chunks = None if entry is None else self._read(source, report)
+                if entry is None or chunks is None:  # unchanged, or unreadable now (keep the old)
+                    report.unchanged += entry is None
+                    writer.skip(source.name)
                     continue
                 pending.append(_Pending(source, entry, chunks))
                 if sum(len(p.chunks) for p in pending) >= EMBED_BATCH:
-                    done += self._write(
-                        collection, pending, known, report, progress, done, len(files)
-                    )
+                    writer.submit(pending)
                     self.save_manifest(manifest)
                     pending = []
-            done += self._write(collection, pending, known, report, progress, done, len(files))
+            writer.submit(pending)
+            writer.close()
             current = {f.name for f in files}
             for name in [n for n in known if n not in current]:
                 ids = known.pop(name)["ids"]
@@ -173,6 +166,7 @@ class KnowledgeIndex:
                 report.removed += 1
                 report.chunks_removed += len(ids)
         finally:
+            writer.close()
             self.save_manifest(manifest)
         report.seconds = time.perf_counter() - started
         return report
@@ -201,20 +195,50 @@ class KnowledgeIndex:
             return None
         return chunk_sections(sections, self.spec.chunk_size, self.spec.chunk_overlap)
 
-    def _write(
+    def clear(self) -> None:
+        with contextlib.suppress(Exception):
+            self.client().delete_collection(self.collection_name)
+        (self.folder / "manifest.json").unlink(missing_ok=True)
+
+
+class _Writer:
+    """Embeds batches of changed files and writes them to Chroma, one batch in flight.
+
+    While Chroma stores batch n in a worker thread, the caller reads, chunks and embeds batch
+    n+1. A batch is finished (the chunks it replaces deleted, the manifest updated, progress told)
+    only once its own write has succeeded, so a failure never leaves a file without its chunks.
+    """
+
+    def __init__(
         self,
+        owner: KnowledgeIndex,
         collection: Any,
-        pending: list[_Pending],
         known: dict[str, Any],
         report: IndexReport,
         progress: Progress | None,
-        done: int,
         total: int,
-    ) -> int:
-        """Embed the pending files' chunks together and write them; only then drop the chunks
-        they replace (so every file stays searchable in one version or the other)."""
+    ) -> None:
+        self.owner = owner
+        self.collection = collection
+        self.known = known
+        self.report = report
+        self.progress = progress
+        self.total = total
+        self.done = 0
+        self.step = owner.client().get_max_batch_size()
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="botkit-index")
+        self.inflight: tuple[Future[None], list[_Pending]] | None = None
+
+    def skip(self, name: str) -> None:
+        self.done += 1
+        if self.progress:
+            self.progress(name, 0, self.done, self.total)
+
+    def submit(self, pending: list[_Pending]) -> None:
+        if not pending:
+            return
         chunks = [c for p in pending for c in p.chunks]
-        vectors = self.embedder.embed([embed_text(c.title, c.text) for c in chunks])
+        vectors = self.owner.embedder.embed([embed_text(c.title, c.text) for c in chunks])
         ids: list[str] = []
         metadatas: list[dict[str, Any]] = []
         for p in pending:
@@ -224,33 +248,50 @@ class KnowledgeIndex:
             ]
             ids.extend(p.entry["ids"])
             metadatas.extend(_metadata(p.source.name, c) for c in p.chunks)
-        step = self.client().get_max_batch_size()
-        for a in range(0, len(ids), step):
-            collection.upsert(
-                ids=ids[a : a + step],
-                embeddings=vectors[a : a + step],
-                documents=[c.text for c in chunks[a : a + step]],
-                metadatas=metadatas[a : a + step],
+        documents = [c.text for c in chunks]
+        self._finish()
+        future = self.pool.submit(self._upsert, ids, vectors, documents, metadatas)
+        self.inflight = (future, list(pending))
+
+    def close(self) -> None:
+        try:
+            self._finish()
+        finally:
+            self.pool.shutdown(wait=True)
+
+    def _upsert(
+        self, ids: list[str], vectors: Any, documents: list[str], metadatas: list[Any]
+    ) -> None:
+        for a in range(0, len(ids), self.step):
+            b = a + self.step
+            self.collection.upsert(
+                ids=ids[a:b],
+                embeddings=vectors[a:b],
+                documents=documents[a:b],
+                metadatas=metadatas[a:b],
             )
+
+    def _finish(self) -> None:
+        """Wait for the batch in flight; then drop the chunks it replaced and record it."""
+        if self.inflight is None:
+            return
+        future, pending = self.inflight
+        self.inflight = None
+        future.result()
         stale: list[str] = []
         for p in pending:
-            old = known.get(p.source.name, {}).get("ids", [])
+            old = self.known.get(p.source.name, {}).get("ids", [])
             stale.extend(set(old) - set(p.entry["ids"]))
-            known[p.source.name] = p.entry
-            report.indexed += 1
-            report.chunks_added += len(p.entry["ids"])
-            report.chunks_removed += len(old)
-        for a in range(0, len(stale), step):
-            _delete(collection, stale[a : a + step])
-        for i, p in enumerate(pending, 1):
-            if progress:
-                progress(p.source.name, len(p.entry["ids"]), done + i, total)
-        return len(pending)
-
-    def clear(self) -> None:
-        with contextlib.suppress(Exception):
-            self.client().delete_collection(self.collection_name)
-        (self.folder / "manifest.json").unlink(missing_ok=True)
+            self.known[p.source.name] = p.entry
+            self.report.indexed += 1
+            self.report.chunks_added += len(p.entry["ids"])
+            self.report.chunks_removed += len(old)
+        for a in range(0, len(stale), self.step):
+            _delete(self.collection, stale[a : a + self.step])
+        for p in pending:
+            self.done += 1
+            if self.progress:
+                self.progress(p.source.name, len(p.entry["ids"]), self.done, self.total)
 
 
 def embed_text(title: str, text: str) -> str:
