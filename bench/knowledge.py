@@ -151,9 +151,8 @@ def acme_quality() -> None:
         best = [
             max((p.relevance for p in kb.search(q, min_score=-1)), default=0) for q in unanswerable
         ]
-        print(
-            f"   unanswerable questions: best relevance {', '.join(f'{b:.2f}' for b in best)} (min_score {kb.spec.min_score})"
-        )
+        shown = ", ".join(f"{b:.2f}" for b in best)
+        print(f"   unanswerable questions: best relevance {shown} (min_score {kb.spec.min_score})")
 
 
 def main() -> None:

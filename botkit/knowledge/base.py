@@ -152,6 +152,7 @@ class KnowledgeBase:
             "files": len(manifest["files"]),
             "chunks": sum(len(f["ids"]) for f in manifest["files"].values()),
             "embedder": manifest.get("settings", {}).get("embedder", ""),
+            "dimension": manifest.get("settings", {}).get("dimension", 0),
             "store": self.index.spec.chroma_url or "embedded",
         }
 

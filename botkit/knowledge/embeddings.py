@@ -17,6 +17,7 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,11 @@ class Embedder(ABC):
     def embed(self, texts: list[str]) -> Vectors:
         """One L2-normalised row per text. Blocking: callers run it off the event loop."""
 
+    @cached_property
+    def dimension(self) -> int:
+        """Length of the vectors (asked of the model once, unless the embedder knows it)."""
+        return int(self.embed(["dimension probe"]).shape[1])
+
 
 EmbedderFactory = Callable[[EmbedderSpec], Embedder]
 
@@ -59,6 +65,7 @@ _wordllama_lock = threading.Lock()
 
 class WordLlamaEmbedder(Embedder):
     DIM = 256
+    dimension = DIM
 
     def __init__(self, spec: EmbedderSpec) -> None:
         super().__init__(spec)

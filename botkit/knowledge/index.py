@@ -87,6 +87,7 @@ class KnowledgeIndex:
         """What the vectors depend on: a change means a rebuild."""
         return {
             "embedder": self.embedder.label,
+            "dimension": self.embedder.dimension,
             "chunk_size": self.spec.chunk_size,
             "chunk_overlap": self.spec.chunk_overlap,
         }

@@ -44,6 +44,7 @@ def test_index_search_stats_clear(qa_config: Path, tmp_path: Path) -> None:
             "files": 3,
             "chunks": 4,
             "embedder": "wordllama:l2_supercat-256",
+            "dimension": 256,
             "store": "embedded",
             "stale": False,
         }

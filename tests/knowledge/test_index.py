@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 from botkit.knowledge import index as index_module
+from botkit.knowledge.embeddings import OpenAIEmbedder
+from botkit.spec import EmbedderSpec
+from botkit.testing import StubOpenAI
 
 from .conftest import FailingEmbedder, make_base
 
@@ -86,3 +89,23 @@ def test_bad_files_are_skipped_with_a_warning_and_keep_what_was_indexed(project:
         "skipped docs/vault.md: it is not UTF-8 text (byte 3); convert it, e.g. with iconv",
     ]
     assert "docs/vault.md" in sources(kb, "Vault stores photos")  # the last good version stays
+
+
+def test_an_openai_compatible_embedder_is_batched_and_switching_embedders_rebuilds(
+    project: Path, openai_stub: StubOpenAI
+) -> None:
+    make_base(project).refresh()  # WordLlama first
+    spec = EmbedderSpec(
+        provider="openai", name="stub-embed", base_url=openai_stub.url, batch_size=3
+    )
+    kb = make_base(project, embedder=OpenAIEmbedder(spec))
+    report = kb.refresh()
+    assert report.rebuilt == (
+        "settings changed: embedder 'wordllama:l2_supercat-256' -> 'openai:stub-embed', "
+        "dimension 256 -> 8"
+    )
+    batches = [r.body["input"] for r in openai_stub.requests if r.path == "/v1/embeddings"]
+    assert [len(b) for b in batches] == [1, 3, 1]  # the dimension probe, then 4 chunks 3 at a time
+    assert kb.stats()["dimension"] == openai_stub.embedding_dim
+    assert all(r.body["model"] == "stub-embed" for r in openai_stub.requests)
+    assert kb.stats()["chunks"] == 4
