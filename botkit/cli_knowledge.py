@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -12,6 +13,8 @@ from rich.table import Table
 
 from botkit.errors import BotkitError
 from botkit.terminal import err, warn
+
+Command = Callable[..., Any]
 
 if TYPE_CHECKING:
     from botkit.cli import Settings
@@ -43,9 +46,20 @@ def _selected(bot: Bot, gpt: str | None, every: bool) -> list[tuple[str, Knowled
     return found
 
 
+def _which(action: str) -> Callable[[Command], Command]:
+    """The --gpt NAME / --all options of a command that acts on GPTs' knowledge."""
+
+    def decorate(command: Command) -> Command:
+        command = click.option("--all", "every", is_flag=True, help=f"{action} for every GPT.")(
+            command
+        )
+        return click.option("--gpt", help=f"{action} for this GPT.")(command)
+
+    return decorate
+
+
 @knowledge.command()
-@click.option("--gpt", help="The GPT whose knowledge to index.")
-@click.option("--all", "every", is_flag=True, help="Every GPT that has knowledge.")
+@_which("Index")
 @click.pass_obj
 def index(settings: Settings, gpt: str | None, every: bool) -> None:
     """Index what changed since the last run (a new or changed setting rebuilds)."""
@@ -142,8 +156,7 @@ def stats(settings: Settings, as_json: bool) -> None:
 
 
 @knowledge.command()
-@click.option("--gpt", help="The GPT whose index to delete.")
-@click.option("--all", "every", is_flag=True, help="Every GPT's index.")
+@_which("Delete the index")
 @click.pass_obj
 def clear(settings: Settings, gpt: str | None, every: bool) -> None:
     """Delete the index (the documents themselves are not touched)."""

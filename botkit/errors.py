@@ -70,14 +70,19 @@ class KnowledgeError(BotkitError):
     pass
 
 
+def _unreachable(what: str, url: str, detail: str, advice: str) -> str:
+    extra = f" ({detail})" if detail else ""
+    return f"cannot reach the {what} at {url}{extra}: {advice}"
+
+
 class StoreUnreachable(KnowledgeError):
     def __init__(self, url: str, detail: str = "") -> None:
         self.url = url
-        extra = f" ({detail})" if detail else ""
-        super().__init__(
-            f"cannot reach the Chroma server at {url}{extra}: start it (`chroma run --path DIR "
-            "--port N`) or unset chroma_url / BOTKIT_CHROMA_URL to use the embedded store"
+        advice = (
+            "start it (`chroma run --path DIR --port N`) or unset chroma_url / BOTKIT_CHROMA_URL "
+            "to use the embedded store"
         )
+        super().__init__(_unreachable("Chroma server", url, detail, advice))
 
 
 class ModelError(BotkitError):
@@ -100,10 +105,8 @@ class MissingAPIKey(ModelError):
 class ModelUnreachable(ModelError):
     def __init__(self, url: str, detail: str = "") -> None:
         self.url = url
-        extra = f" ({detail})" if detail else ""
-        super().__init__(
-            f"cannot reach the model server at {url}{extra}: is it running, and is base_url right?"
-        )
+        advice = "is it running, and is base_url right?"
+        super().__init__(_unreachable("model server", url, detail, advice))
 
 
 class ModelResponseError(ModelError):
