@@ -84,8 +84,7 @@ class Bot:
         text = message.text.strip()
         if not text:
             raise InputError("the message is empty: type something for the GPT to answer")
-        loaded = self.gpt(message.gpt)
-        spec = loaded.spec
+        spec = self.gpt(message.gpt).spec
         model = self.model(spec.model)
         key = message.conversation
         history = await self.history(key)
@@ -103,10 +102,7 @@ class Bot:
                 Citation(n, p.source, p.title, p.page, _snippet(p.text), p.relevance)
                 for n, p in enumerate(passages, 1)
             ]
-            references = [
-                (c.label.split("] ", 1)[1], p.text)
-                for c, p in zip(reply.citations, passages, strict=True)
-            ]
+            references = [(c.where, p.text) for c, p in zip(reply.citations, passages, strict=True)]
         prompt, kept = await fit_prompt(spec, model, history, text, message.user, references)
         del reply.citations[kept:]
         try:

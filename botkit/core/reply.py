@@ -18,11 +18,15 @@ class Citation:
     score: float = 0.0
 
     @property
-    def label(self) -> str:
-        """``[1] billing/refunds.md > Refunds > Timing (p. 3)``: how adapters show it in text."""
+    def where(self) -> str:
+        """``billing/refunds.md > Refunds > Timing (p. 3)``: the source and the place in it."""
         where = f"{self.source} > {self.title}" if self.title else self.source
-        page = f" (p. {self.page})" if self.page else ""
-        return f"[{self.number}] {where}{page}"
+        return f"{where} (p. {self.page})" if self.page else where
+
+    @property
+    def label(self) -> str:
+        """``[1] billing/refunds.md > Refunds > Timing``: how adapters show a citation in text."""
+        return f"[{self.number}] {self.where}"
 
 
 @dataclass
