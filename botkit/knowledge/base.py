@@ -13,6 +13,8 @@ from botkit.knowledge.index import IndexReport, KnowledgeIndex, Progress, embed_
 from botkit.knowledge.keyword import KeywordIndex, fuse
 from botkit.knowledge.store import chroma_url, store_errors
 
+#: Rows read from Chroma at a time when rebuilding the keyword index.
+_PAGE = 5000
 #: Candidates each method contributes before fusion.
 CANDIDATES = 50
 
@@ -58,12 +60,18 @@ class KnowledgeBase:
         return None
 
     def _build_keyword(self) -> KeywordIndex:
-        data = self.index.collection().get(include=["documents", "metadatas"])
-        texts = [
-            embed_text(str((m or {}).get("title", "")), d or "")
-            for d, m in zip(data["documents"], data["metadatas"], strict=True)
-        ]
-        return KeywordIndex.build(list(data["ids"]), texts)
+        collection = self.index.collection()
+        ids: list[str] = []
+        texts: list[str] = []
+        total = collection.count()
+        for offset in range(0, total, _PAGE):  # one get of 100k rows overflows SQLite's variables
+            page = collection.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
+            ids.extend(page["ids"])
+            texts.extend(
+                embed_text(str((m or {}).get("title", "")), d or "")
+                for d, m in zip(page["documents"], page["metadatas"], strict=True)
+            )
+        return KeywordIndex.build(ids, texts)
 
     def keyword(self) -> KeywordIndex:
         if self._keyword is None:

@@ -109,3 +109,16 @@ def test_an_openai_compatible_embedder_is_batched_and_switching_embedders_rebuil
     assert kb.stats()["dimension"] == openai_stub.embedding_dim
     assert all(r.body["model"] == "stub-embed" for r in openai_stub.requests)
     assert kb.stats()["chunks"] == 4
+
+
+def test_the_keyword_index_reads_the_collection_page_by_page(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botkit.knowledge import base
+
+    monkeypatch.setattr(base, "_PAGE", 3)  # 100k rows in one read overflow SQLite's variables
+    kb = make_base(project)
+    kb.refresh()
+    assert sorted(kb.keyword().ids) == sorted(kb.index.collection().get()["ids"])
+    assert len(kb.keyword().ids) == 4
+    assert kb.search("EU shipping euros", mode="bm25")[0].source == "docs/shipping.md"
