@@ -145,6 +145,7 @@ class KnowledgeIndex:
         known: dict[str, Any] = manifest["files"]
         writer = _Writer(self, collection, known, report, progress, len(files))
         pending: list[_Pending] = []
+        pending_chunks = 0
         try:
             for source in files:
                 entry = self._changed_entry(source, known.get(source.name), report)
@@ -154,10 +155,11 @@ class KnowledgeIndex:
                     writer.skip(source.name)
                     continue
                 pending.append(_Pending(source, entry, chunks))
-                if sum(len(p.chunks) for p in pending) >= EMBED_BATCH:
+                pending_chunks += len(chunks)
+                if pending_chunks >= EMBED_BATCH:
                     writer.submit(pending)
                     self.save_manifest(manifest)
-                    pending = []
+                    pending, pending_chunks = [], 0
             writer.submit(pending)
             writer.close()
             current = {f.name for f in files}
