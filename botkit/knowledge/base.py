@@ -35,6 +35,7 @@ class KnowledgeBase:
         self.index = index
         self.spec = index.spec
         self._keyword: KeywordIndex | None = None
+        self._size: int | None = None  # chunks in the collection, counted once per refresh
         self.url = chroma_url(self.spec.chroma_url)
         self._lock = threading.Lock()
 
@@ -42,6 +43,7 @@ class KnowledgeBase:
     def refresh(self, progress: Progress | None = None) -> IndexReport:
         """Index what changed; rebuild the keyword index when anything did."""
         with self._lock, store_errors(self.url):
+            self._size = None
             report = self.index.index(progress)
             folder = self.index.folder / "bm25"
             if report.changed or not (folder / "ids.json").exists():
@@ -87,15 +89,23 @@ class KnowledgeBase:
         min_score: float | None = None,
     ) -> list[Passage]:
         """The best passages for ``query``, most relevant first, none below ``min_score``."""
+        args = (query, top_k or self.spec.top_k, mode or self.spec.search, min_score)
         with store_errors(self.url):
-            return self._search(
-                query, top_k or self.spec.top_k, mode or self.spec.search, min_score
-            )
+            try:
+                return self._search(*args)
+            except Exception:
+                if self._size is None:
+                    raise
+                self.index.forget()  # another process may have rebuilt the collection: look again
+                self._size = None
+                return self._search(*args)
 
     def _search(self, query: str, top_k: int, mode: str, min_score: float | None) -> list[Passage]:
         floor = self.spec.min_score if min_score is None else min_score
         collection = self.index.collection()
-        if collection.count() == 0:
+        if self._size is None:
+            self._size = collection.count()
+        if self._size == 0:
             return []
         query_vector = self.index.embedder.embed([query])[0]
         vector: dict[str, float] = {}
@@ -104,7 +114,7 @@ class KnowledgeBase:
         if mode in ("vector", "hybrid"):
             found = collection.query(
                 query_embeddings=[query_vector.tolist()],
-                n_results=min(n, collection.count()),
+                n_results=min(n, self._size),
                 include=["distances"],
             )
             vector = {
@@ -168,4 +178,5 @@ class KnowledgeBase:
         with self._lock:
             self.index.clear()
             self._keyword = None
+            self._size = None
             shutil.rmtree(self.index.folder / "bm25", ignore_errors=True)

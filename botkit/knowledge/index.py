@@ -80,6 +80,7 @@ class KnowledgeIndex:
         self.embedder = embedder
         self.folder = data_dir / "knowledge" / gpt
         self.collection_name = f"botkit-{gpt}"
+        self._collection: Any = None
 
     # -- state ---------------------------------------------------------------------------------
     @property
@@ -96,12 +97,24 @@ class KnowledgeIndex:
         return open_client(self.data_dir, chroma_url(self.spec.chroma_url))
 
     def collection(self) -> Any:
-        return self.client().get_or_create_collection(
-            self.collection_name,
-            configuration={"hnsw": {"space": "cosine"}},
-            metadata=self.settings,
-            embedding_function=None,  # vectors always come from our embedder, never Chroma's
-        )
+        """The Chroma collection, looked up once (a lookup is a round trip to the store)."""
+        if self._collection is None:
+            self._collection = self.client().get_or_create_collection(
+                self.collection_name,
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata=self.settings,
+                embedding_function=None,  # vectors always come from our embedder, never Chroma's
+            )
+        return self._collection
+
+    def drop_collection(self) -> None:
+        with contextlib.suppress(Exception):  # chromadb's NotFoundError: nothing to delete
+            self.client().delete_collection(self.collection_name)
+        self.forget()
+
+    def forget(self) -> None:
+        """Look the collection up again next time (another process may have rebuilt it)."""
+        self._collection = None
 
     def load_manifest(self) -> dict[str, Any]:
         try:
@@ -139,7 +152,7 @@ class KnowledgeIndex:
             manifest["files"] and collection.count() == 0
         ):
             report.rebuilt = _rebuild_reason(manifest.get("settings"), self.settings)
-            self.client().delete_collection(self.collection_name)
+            self.drop_collection()
             collection = self.collection()
             manifest = {"settings": self.settings, "files": {}}
         known: dict[str, Any] = manifest["files"]
@@ -199,8 +212,7 @@ class KnowledgeIndex:
         return chunk_sections(sections, self.spec.chunk_size, self.spec.chunk_overlap)
 
     def clear(self) -> None:
-        with contextlib.suppress(Exception):
-            self.client().delete_collection(self.collection_name)
+        self.drop_collection()
         (self.folder / "manifest.json").unlink(missing_ok=True)
 
 
