@@ -61,3 +61,11 @@ def run_botkit(
         timeout=timeout,
         cwd=REPO,
     )
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test writes to the real per-user data directory (child processes inherit this)."""
+    monkeypatch.setenv("BOTKIT_HOME", str(tmp_path_factory.mktemp("botkit-home")))
+    monkeypatch.delenv("BOTKIT_CHROMA_URL", raising=False)
+    monkeypatch.delenv("BOTKIT_CONFIG_DIR", raising=False)
