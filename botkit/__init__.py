@@ -20,6 +20,7 @@ from botkit.hookspecs import hookimpl
 from botkit.loader import Catalog, load_catalog, load_gpt_file, parse_gpt
 from botkit.models.base import ChatMessage, ChatModel
 from botkit.spec import GenerationParams, GPTSpec, ModelSpec
+from botkit.tasks import Command, TaskPlugin, TaskRequest, TaskResult
 
 __all__ = [
     "Bot",
@@ -27,6 +28,7 @@ __all__ = [
     "Catalog",
     "ChatMessage",
     "ChatModel",
+    "Command",
     "ConfigError",
     "ConfigProblem",
     "ConversationKey",
@@ -43,6 +45,9 @@ __all__ = [
     "ModelSpec",
     "ModelUnreachable",
     "PluginError",
+    "TaskPlugin",
+    "TaskRequest",
+    "TaskResult",
     "hookimpl",
     "load_catalog",
     "load_gpt_file",

@@ -29,8 +29,13 @@ class Settings:
     plugin_dirs: tuple[Path, ...]
     debug: bool
 
+    @property
+    def all_plugin_dirs(self) -> tuple[Path, ...]:
+        """The project's own plugins/ folder (built-in task plugins), then the user's folders."""
+        return (self.config_dir.absolute().parent / "plugins", *self.plugin_dirs)
+
     def bot(self) -> Bot:
-        bot = Bot.from_config(self.config_dir, data_dir(), self.plugin_dirs)
+        bot = Bot.from_config(self.config_dir, data_dir(), self.all_plugin_dirs)
         for failure in bot.registry.failures:
             warn(f"plugin {failure.plugin} {failure.error}")
         return bot
@@ -103,7 +108,7 @@ def gpts(settings: Settings, as_json: bool) -> None:
 @click.pass_obj
 def validate(settings: Settings, paths: tuple[Path, ...]) -> None:
     """Check GPT files (default: the config folder); exit 1 on any problem."""
-    registry = load_registry(settings.plugin_dirs)
+    registry = load_registry(settings.all_plugin_dirs)
     files = gpt_files(paths or [settings.config_dir])
     if not files:
         raise BotkitError(
@@ -122,6 +127,27 @@ def validate(settings: Settings, paths: tuple[Path, ...]) -> None:
     if bad:
         click.echo(f"{bad} of {len(files)} file(s) have problems", err=True)
         sys.exit(1)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_obj
+def plugins(settings: Settings, as_json: bool) -> None:
+    """List model providers, embedders and task plugins, and where each comes from."""
+    registry = load_registry(settings.all_plugin_dirs)
+    rows = [
+        {"kind": kind, "name": name, "plugin": plugin, "source": registry.sources.get(plugin, "")}
+        for (kind, name), plugin in sorted(registry.origins.items())
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        table = Table("kind", "name", "plugin", "source")
+        for row in rows:
+            table.add_row(row["kind"], row["name"], row["plugin"], row["source"])
+        Console().print(table)
+    for failure in registry.failures:
+        warn(f"plugin {failure.plugin} {failure.error}")
 
 
 @cli.command()

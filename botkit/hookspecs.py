@@ -32,3 +32,9 @@ def register_providers(register: Callable[[str, ProviderFactory], None]) -> None
 def register_embedders(register: Callable[[str, Any], None]) -> None:
     """Register embedders: ``register(name, factory)``, a factory taking an ``EmbedderSpec`` and
     returning a ``botkit.knowledge.embeddings.Embedder``; ``knowledge.embedder`` selects them."""
+
+
+@hookspec
+def register_tasks(register: Callable[[str, Any], None]) -> None:
+    """Register task plugins: ``register(name, plugin_class)``, a ``botkit.tasks.TaskPlugin``
+    subclass; ``task: {plugin: NAME}`` in a GPT file selects one."""

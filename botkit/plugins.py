@@ -40,6 +40,9 @@ class PluginFailure:
 class Registry:
     providers: dict[str, ProviderFactory] = field(default_factory=dict)
     embedders: dict[str, Any] = field(default_factory=dict)
+    tasks: dict[str, Any] = field(default_factory=dict)
+    #: (kind, name) -> the plugin that registered it
+    origins: dict[tuple[str, str], str] = field(default_factory=dict)
     #: plugin name -> where it came from (a package name and version, or a file path)
     sources: dict[str, str] = field(default_factory=dict)
     failures: list[PluginFailure] = field(default_factory=list)
@@ -79,8 +82,9 @@ def load_registry(plugin_dirs: Iterable[Path] = (), extra: Iterable[object] = ()
         name = f"extra-{i}"
         manager.register(plugin, name=name)
         registry.sources[name] = "registered directly"
-    _call_each(manager, "register_providers", registry, registry.providers)
-    _call_each(manager, "register_embedders", registry, registry.embedders)
+    _call_each(manager, "register_providers", registry, registry.providers, "provider")
+    _call_each(manager, "register_embedders", registry, registry.embedders, "embedder")
+    _call_each(manager, "register_tasks", registry, registry.tasks, "task")
     return registry
 
 
@@ -123,10 +127,16 @@ def _call_each(
     hook_name: str,
     registry: Registry,
     table: dict[str, Any],
+    kind: str,
 ) -> None:
     """Call one hook plugin by plugin, so one plugin's exception does not stop the others."""
     for impl in getattr(manager.hook, hook_name).get_hookimpls():
+
+        def register(name: str, item: Any, plugin: str = impl.plugin_name) -> None:
+            table[name] = item
+            registry.origins[(kind, name)] = plugin
+
         try:
-            impl.function(register=table.__setitem__)
+            impl.function(register=register)
         except Exception as exc:
             registry.failures.append(PluginFailure(impl.plugin_name, f"{hook_name} raised: {exc}"))

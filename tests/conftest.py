@@ -64,7 +64,9 @@ def run_botkit(
 
 
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No test writes to the real per-user data directory (child processes inherit this)."""
     monkeypatch.setenv("BOTKIT_HOME", str(tmp_path_factory.mktemp("botkit-home")))
     monkeypatch.delenv("BOTKIT_CHROMA_URL", raising=False)

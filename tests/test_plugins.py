@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from botkit.core.bot import Bot
 from botkit.core.message import Message
 from botkit.plugins import load_registry
+from botkit.spec import GPTSpec
+from botkit.tasks import NoOptions, TaskRequest
 
 from .conftest import run_botkit, write_gpt
 
@@ -71,3 +74,54 @@ async def test_a_folder_plugin_provides_a_model_and_broken_ones_are_reported(
         "warning: plugin broken failed to load: No module named 'no_such_module_here'"
         in result.stderr
     )
+
+
+TASK_PLUGIN = """
+import botkit
+from botkit.tasks import Command, TaskPlugin, TaskResult
+
+
+class Shout(TaskResult):
+    loud: str
+
+
+class ShoutTask(TaskPlugin):
+    name = "shout"
+    commands = (Command("shout", "<text>", "Say it louder"),)
+
+    async def run(self, request):
+        return Shout(loud=request.text.upper())
+
+
+@botkit.hookimpl
+def register_tasks(register):
+    register("shout", ShoutTask)
+"""
+
+
+def test_botkit_plugins_lists_every_kind_with_its_source(tmp_path: Path) -> None:
+    plugins = tmp_path / "mine"
+    plugins.mkdir()
+    (plugins / "shouting.py").write_text(TASK_PLUGIN)
+    (plugins / "broken.py").write_text("raise RuntimeError('nope')\n")
+    result = run_botkit("--plugins-dir", str(plugins), "plugins", "--json")
+    rows = {(r["kind"], r["name"]): r for r in json.loads(result.stdout)}
+    assert rows[("task", "shout")]["plugin"] == "shouting"
+    assert rows[("task", "shout")]["source"] == str(plugins / "shouting.py")
+    assert rows[("provider", "openai")]["source"].startswith("botkit ")
+    assert ("embedder", "wordllama") in rows
+    assert "warning: plugin broken failed to load: nope" in result.stderr
+
+
+async def test_a_task_plugin_returns_a_typed_result(tmp_path: Path) -> None:
+    plugins = tmp_path / "mine"
+    plugins.mkdir()
+    (plugins / "shouting.py").write_text(TASK_PLUGIN)
+    registry = load_registry((plugins,))
+    task = registry.tasks["shout"]()
+    result = await task.run(
+        TaskRequest("hi there", GPTSpec(name="g", instructions="x"), NoOptions(), None)
+    )  # type: ignore[arg-type]
+    assert result.model_dump() == {"loud": "HI THERE"}
+    assert result.text() == "loud: HI THERE"
+    assert task.commands[0].name == "shout"

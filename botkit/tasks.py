@@ -1,0 +1,65 @@
+"""Task plugins: structured skills a GPT can use (translation, classification, sentiment, QA...).
+
+A task plugin is a :class:`TaskPlugin` subclass registered through the ``register_tasks`` hook. It
+declares its name, the options a GPT file may give it (a pydantic model, validated with the file's
+line numbers like every other field), the chat commands it offers, and an async ``run`` that
+returns a typed :class:`TaskResult`, which every surface renders in its own way.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from botkit.core.bot import Bot
+    from botkit.spec import GPTSpec
+
+
+class NoOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TaskResult(BaseModel):
+    """What a task returns. Subclasses add typed fields; ``text()`` is the plain rendering."""
+
+    model_config = ConfigDict(frozen=True)
+
+    def text(self) -> str:
+        return ", ".join(f"{k}: {v}" for k, v in self.model_dump().items())
+
+
+@dataclass(frozen=True)
+class Command:
+    """A chat command a task offers, e.g. ``Command("sentiment", "<text>", "Tell the sentiment")``."""
+
+    name: str
+    usage: str = "<text>"
+    help: str = ""
+
+
+@dataclass
+class TaskRequest:
+    text: str  # the message, with the command word removed when one was used
+    gpt: GPTSpec
+    options: BaseModel
+    bot: Bot
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class TaskPlugin(ABC):
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    Options: ClassVar[type[BaseModel]] = NoOptions
+    commands: ClassVar[tuple[Command, ...]] = ()
+
+    @abstractmethod
+    async def run(self, request: TaskRequest) -> TaskResult:
+        """Do the task; raise ``botkit.InputError`` for input it cannot handle."""
+
+
+TaskFactory = Callable[[], TaskPlugin]
