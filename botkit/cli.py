@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from botkit.adapters.console import run_console
 from botkit.cli_knowledge import knowledge
@@ -20,7 +18,7 @@ from botkit.loader import gpt_files, load_gpt_file
 from botkit.plugins import load_registry
 from botkit.settings import data_dir
 from botkit.spec import json_schema
-from botkit.terminal import error, warn
+from botkit.terminal import error, show_rows, warn
 
 
 @dataclass
@@ -90,13 +88,7 @@ def gpts(settings: Settings, as_json: bool) -> None:
         }
         for g in catalog.gpts.values()
     ]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-    else:
-        table = Table("name", "model", "task", "description")
-        for row in rows:
-            table.add_row(row["name"], row["model"], row["task"], row["description"])
-        Console().print(table)
+    show_rows(rows, ["name", "model", "task", "description"], as_json)
     for path, problems in catalog.problems.items():
         warn(f"{path} has {len(problems)} problem(s); run `botkit validate {path}`")
     if not catalog.gpts and not catalog.problems:
@@ -139,13 +131,7 @@ def plugins(settings: Settings, as_json: bool) -> None:
         {"kind": kind, "name": name, "plugin": plugin, "source": registry.sources.get(plugin, "")}
         for (kind, name), plugin in sorted(registry.origins.items())
     ]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-    else:
-        table = Table("kind", "name", "plugin", "source")
-        for row in rows:
-            table.add_row(row["kind"], row["name"], row["plugin"], row["source"])
-        Console().print(table)
+    show_rows(rows, ["kind", "name", "plugin", "source"], as_json)
     for failure in registry.failures:
         warn(f"plugin {failure.plugin} {failure.error}")
 

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from botkit.errors import BotkitError
-from botkit.terminal import err, warn
+from botkit.terminal import err, show_rows, warn
 
 Command = Callable[..., Any]
 
@@ -139,20 +139,7 @@ def stats(settings: Settings, as_json: bool) -> None:
     """Files and chunks indexed for each GPT with knowledge."""
     bot = settings.bot()
     rows = [kb.stats() | {"stale": kb.index.stale()} for _, kb in _selected(bot, None, True)]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    table = Table("gpt", "files", "chunks", "embedder", "store", "stale")
-    for row in rows:
-        table.add_row(
-            row["gpt"],
-            str(row["files"]),
-            str(row["chunks"]),
-            row["embedder"],
-            row["store"],
-            "yes" if row["stale"] else "no",
-        )
-    Console().print(table)
+    show_rows(rows, ["gpt", "files", "chunks", "embedder", "store", "stale"], as_json)
 
 
 @knowledge.command()
