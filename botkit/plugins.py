@@ -47,6 +47,15 @@ class Registry:
     sources: dict[str, str] = field(default_factory=dict)
     failures: list[PluginFailure] = field(default_factory=list)
 
+    @property
+    def commands(self) -> dict[str, str]:
+        """Each chat command word -> the task plugin that offers it."""
+        return {
+            command.name.lower(): name
+            for name, plugin in self.tasks.items()
+            for command in getattr(plugin, "commands", ())
+        }
+
     def create_model(self, spec: ModelSpec) -> ChatModel:
         model: ChatModel = _create(self.providers, "model provider", spec.provider)(spec)
         return model

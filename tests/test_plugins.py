@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from botkit.core.bot import Bot
 from botkit.core.message import Message
+from botkit.errors import InputError, PluginError
+from botkit.loader import load_catalog
 from botkit.plugins import load_registry
 from botkit.spec import GPTSpec
 from botkit.tasks import NoOptions, TaskRequest
+from botkit.testing import StubOpenAI
 
-from .conftest import run_botkit, write_gpt
+from .conftest import run_botkit, stub_model, write_gpt
 
 ECHO_PLUGIN = """
 import botkit
@@ -125,3 +130,92 @@ async def test_a_task_plugin_returns_a_typed_result(tmp_path: Path) -> None:
     assert result.model_dump() == {"loud": "HI THERE"}
     assert result.text() == "loud: HI THERE"
     assert task.commands[0].name == "shout"
+
+
+@pytest.fixture
+def shouting(tmp_path: Path, config_dir: Path, openai_stub: StubOpenAI) -> Bot:
+    plugins = tmp_path / "mine"
+    plugins.mkdir()
+    (plugins / "shouting.py").write_text(TASK_PLUGIN)
+    (plugins / "picky.py").write_text(CRASHING_PLUGIN)
+    write_gpt(config_dir, "chat", model=stub_model(openai_stub))
+    write_gpt(config_dir, "loud", model=stub_model(openai_stub), task={"plugin": "shout"})
+    write_gpt(
+        config_dir, "strict", model=stub_model(openai_stub), task={"plugin": "picky", "options": {}}
+    )
+    return Bot.from_config(config_dir, tmp_path / "home", (plugins,))
+
+
+CRASHING_PLUGIN = """
+import botkit
+from botkit.tasks import Command, NoOptions, TaskPlugin
+
+
+class Picky(TaskPlugin):
+    name = "picky"
+    commands = (Command("crash", "<text>", "Always fails"),)
+
+    class Options(NoOptions):
+        level: int
+
+    async def run(self, request):
+        raise ZeroDivisionError("division by zero")
+
+
+@botkit.hookimpl
+def register_tasks(register):
+    register("picky", Picky)
+"""
+
+
+async def test_a_command_word_runs_its_task_in_any_gpt(
+    shouting: Bot, openai_stub: StubOpenAI
+) -> None:
+    reply = await shouting.respond(Message("shout hello there", "chat")).collect()
+    assert reply.result is not None and reply.result.model_dump() == {"loud": "HELLO THERE"}
+    assert reply.text == "loud: HELLO THERE"
+    assert openai_stub.chat_requests == []  # no model call
+    assert await shouting.reply_text(Message("just chatting", "chat")) == "echo: just chatting"
+    history = await shouting.history(Message("", "chat").conversation)
+    assert history[:2] == [
+        {"role": "user", "content": "shout hello there"},
+        {"role": "assistant", "content": "loud: HELLO THERE"},
+    ]
+
+
+async def test_a_task_gpt_sends_every_message_to_its_task(shouting: Bot) -> None:
+    assert await shouting.reply_text(Message("quiet words", "loud")) == "loud: QUIET WORDS"
+
+
+async def test_bad_task_input_and_broken_plugins_are_clear_errors(shouting: Bot) -> None:
+    with pytest.raises(InputError, match="nothing to work on: shout <text>"):
+        await shouting.reply_text(Message("shout", "chat"))
+    with pytest.raises(InputError, match="picky needs options GPT 'chat' does not give"):
+        await shouting.reply_text(Message("crash now", "chat"))
+    with pytest.raises(InputError, match="picky needs options GPT 'strict' does not give"):
+        await shouting.reply_text(Message("anything", "strict"))
+    assert await shouting.reply_text(Message("shout still works", "chat")) == "loud: STILL WORKS"
+
+
+async def test_a_plugin_that_raises_is_named(shouting: Bot, config_dir: Path) -> None:
+    write_gpt(config_dir, "ok", task={"plugin": "picky", "options": {"level": 1}})
+    shouting.catalog = load_catalog(config_dir)
+    with pytest.raises(
+        PluginError, match="task plugin picky failed: ZeroDivisionError: division by zero"
+    ):
+        await shouting.reply_text(Message("go", "ok"))
+
+
+def test_the_console_answers_a_command_with_the_tasks_result(
+    tmp_path: Path, config_dir: Path, openai_stub: StubOpenAI
+) -> None:
+    plugins = tmp_path / "mine"
+    plugins.mkdir()
+    (plugins / "shouting.py").write_text(TASK_PLUGIN)
+    write_gpt(config_dir, "chat", model=stub_model(openai_stub))
+    result = run_botkit(
+        "--plugins-dir", str(plugins), "--config-dir", str(config_dir), "console", "--gpt", "chat",
+        input="shout hi\nshout\nhello\n",
+    )  # fmt: skip
+    assert result.stdout == "loud: HI\n\necho: hello\n"
+    assert "error: nothing to work on: shout <text>" in result.stderr

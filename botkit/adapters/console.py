@@ -15,12 +15,14 @@ import uuid
 from typing import TextIO
 
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 
 from botkit.core.bot import Bot
 from botkit.core.conversations import ConversationKey
 from botkit.core.message import Message
 from botkit.errors import BotkitError, InputError
+from botkit.tasks import TaskResult
 from botkit.terminal import error
 
 SURFACE = "console"
@@ -88,6 +90,9 @@ class ConsoleChat:
         wrote = False
         try:
             async for chunk in reply:
+                if reply.result is not None and self.interactive:
+                    self.show_result(reply.result)
+                    return
                 self.out.write(chunk)
                 self.out.flush()
                 wrote = True
@@ -97,6 +102,14 @@ class ConsoleChat:
                 self.out.flush()
         for citation in reply.citations:
             self.note(f"  {citation.label}")
+
+    def show_result(self, result: TaskResult) -> None:
+        """A task's structured result as a small table of its fields."""
+        table = Table(show_header=False, box=None, padding=(0, 2))
+        for field, value in result.model_dump().items():
+            shown = f"{value:.2f}" if isinstance(value, float) else str(value)
+            table.add_row(Text(field, style="bold"), Text(shown))
+        Console(file=self.out).print(table)
 
     async def command(self, text: str) -> bool:
         name, _, arg = text.partition(" ")

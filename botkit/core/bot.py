@@ -11,15 +11,19 @@ from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
 from botkit.core.conversations import ConversationKey, ConversationStore
 from botkit.core.message import Message
 from botkit.core.prompt import fit_prompt
 from botkit.core.reply import Citation, Reply
-from botkit.errors import InputError, KnowledgeError
+from botkit.core.router import TaskRoute, route
+from botkit.errors import BotkitError, InputError, KnowledgeError, PluginError
 from botkit.loader import Catalog, LoadedGPT, load_catalog
 from botkit.models.base import ChatMessage, ChatModel
 from botkit.plugins import Registry, load_registry
-from botkit.spec import EmbedderSpec, ModelSpec
+from botkit.spec import EmbedderSpec, GPTSpec, ModelSpec
+from botkit.tasks import TaskPlugin, TaskRequest, TaskResult
 
 if TYPE_CHECKING:
     from botkit.knowledge.base import KnowledgeBase, Passage
@@ -43,6 +47,7 @@ class Bot:
         self._models: dict[ModelSpec, ChatModel] = {}
         self._embedders: dict[EmbedderSpec, Embedder] = {}
         self._knowledge: dict[str, KnowledgeBase] = {}
+        self._tasks: dict[str, TaskPlugin] = {}
 
     @classmethod
     def from_config(
@@ -85,8 +90,15 @@ class Bot:
         if not text:
             raise InputError("the message is empty: type something for the GPT to answer")
         spec = self.gpt(message.gpt).spec
-        model = self.model(spec.model)
         key = message.conversation
+        task = route(text, spec, self.registry.commands)
+        if task is not None:
+            reply.result = await self._run_task(task, spec)
+            reply.parts.append(reply.result.text())
+            yield reply.text
+            await self._save(key, text, reply.text)
+            return
+        model = self.model(spec.model)
         history = await self.history(key)
         knowledge = self.knowledge(spec.name)
         references: list[tuple[str, str]] | None = None
@@ -113,6 +125,39 @@ class Bot:
             await asyncio.shield(self._save(key, text, reply.text))
             raise
         await self._save(key, text, reply.text)
+
+    def task(self, name: str) -> TaskPlugin:
+        """The task plugin ``name``, made once per bot."""
+        if name not in self._tasks:
+            plugin_class = self.registry.tasks.get(name)
+            if plugin_class is None:
+                known = ", ".join(sorted(self.registry.tasks)) or "none"
+                raise PluginError(f"unknown task plugin {name!r}; installed: {known}")
+            self._tasks[name] = plugin_class()
+        return self._tasks[name]
+
+    async def _run_task(self, task: TaskRoute, spec: GPTSpec) -> TaskResult:
+        plugin = self.task(task.plugin)
+        usage = next((f"{c.name} {c.usage}" for c in plugin.commands if c.name == task.command), "")
+        if not task.text:
+            raise InputError(f"nothing to work on: {usage or 'write some text'}")
+        given = spec.task.options if spec.task and spec.task.plugin == task.plugin else {}
+        try:
+            options = plugin.Options.model_validate(given)
+        except ValidationError as exc:
+            detail = exc.errors()[0]["msg"]
+            raise InputError(
+                f"{task.plugin} needs options GPT {spec.name!r} does not give ({detail}); "
+                f"use a GPT whose task is {task.plugin}"
+            ) from exc
+        try:
+            return await plugin.run(TaskRequest(task.text, spec, options, self))
+        except BotkitError:
+            raise
+        except Exception as exc:  # a broken plugin is named; the bot goes on
+            raise PluginError(
+                f"task plugin {task.plugin} failed: {type(exc).__name__}: {exc}"
+            ) from exc
 
     def knowledge(self, name: str) -> KnowledgeBase | None:
         """The knowledge base of GPT ``name``, or None when it has no knowledge sources."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 
+from botkit.tasks import TaskResult
+
 
 @dataclass(frozen=True)
 class Citation:
@@ -33,11 +35,13 @@ class Citation:
 class Reply:
     """One answer being produced.
 
-    Iterate it for the text as it is generated. ``citations`` are set before the first chunk
-    arrives; ``text`` holds everything generated so far.
+    Iterate it for the text as it is generated. ``citations`` and, when a task plugin answered,
+    its typed ``result`` are set before the first chunk arrives; ``text`` holds everything
+    generated so far.
     """
 
     citations: list[Citation] = field(default_factory=list)
+    result: TaskResult | None = None
     parts: list[str] = field(default_factory=list)
     _chunks: AsyncGenerator[str, None] | None = None
 
