@@ -109,7 +109,7 @@ def validate(settings: Settings, paths: tuple[Path, ...]) -> None:
     bad = 0
     for path in files:
         try:
-            spec = load_gpt_file(path, registry.providers.keys())
+            spec = load_gpt_file(path, registry.providers.keys(), registry.tasks)
         except ConfigError as exc:
             bad += 1
             for problem in exc.problems:

@@ -7,7 +7,7 @@ the closest known key. All problems of a file are reported at once.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,11 +60,15 @@ def gpt_files(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def load_catalog(config_dir: Path, providers: Collection[str] | None = None) -> Catalog:
+def load_catalog(
+    config_dir: Path,
+    providers: Collection[str] | None = None,
+    tasks: Mapping[str, Any] | None = None,
+) -> Catalog:
     catalog = Catalog(config_dir)
     for path in gpt_files([config_dir]) if config_dir.is_dir() else []:
         try:
-            spec = load_gpt_file(path, providers)
+            spec = load_gpt_file(path, providers, tasks)
         except ConfigError as exc:
             catalog.problems[path] = exc.problems
             continue
@@ -80,7 +84,9 @@ def load_catalog(config_dir: Path, providers: Collection[str] | None = None) -> 
     return catalog
 
 
-def load_gpt_file(path: Path, providers: Collection[str] | None = None) -> GPTSpec:
+def load_gpt_file(
+    path: Path, providers: Collection[str] | None = None, tasks: Mapping[str, Any] | None = None
+) -> GPTSpec:
     """Load and validate one GPT file; raise :class:`ConfigError` listing all its problems."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -88,10 +94,15 @@ def load_gpt_file(path: Path, providers: Collection[str] | None = None) -> GPTSp
         raise ConfigError(
             [ConfigProblem(str(path), 1, 1, "", f"cannot read the file: {exc}")]
         ) from exc
-    return parse_gpt(text, str(path), providers)
+    return parse_gpt(text, str(path), providers, tasks)
 
 
-def parse_gpt(text: str, filename: str, providers: Collection[str] | None = None) -> GPTSpec:
+def parse_gpt(
+    text: str,
+    filename: str,
+    providers: Collection[str] | None = None,
+    tasks: Mapping[str, Any] | None = None,
+) -> GPTSpec:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -127,20 +138,8 @@ def parse_gpt(text: str, filename: str, providers: Collection[str] | None = None
         spec = GPTSpec.model_validate(data)
     except ValidationError as exc:
         problems.extend(_from_validation_error(exc, root, filename))
-    if spec is not None and providers is not None and spec.model.provider not in providers:
-        node = (
-            _locate(root, ("model", "provider"))[0] if isinstance(data.get("model"), dict) else None
-        )
-        node = node or _locate(root, ("model",))[0]
-        hint = _did_you_mean(spec.model.provider, providers)
-        problems.append(
-            _problem(
-                filename,
-                node,
-                "model.provider",
-                f"unknown provider{hint}; known: {', '.join(sorted(providers))}",
-            )
-        )
+    if spec is not None:
+        problems.extend(_check_plugins(spec, root, filename, providers, tasks))
     if problems:
         problems.sort(key=lambda p: (p.line, p.column))
         raise ConfigError(problems)
@@ -148,19 +147,69 @@ def parse_gpt(text: str, filename: str, providers: Collection[str] | None = None
     return spec
 
 
+def _check_plugins(
+    spec: GPTSpec,
+    root: yaml.MappingNode,
+    filename: str,
+    providers: Collection[str] | None,
+    tasks: Mapping[str, Any] | None,
+) -> list[ConfigProblem]:
+    """The model provider and task plugin must be installed; the task's options must fit it."""
+    problems = []
+    if providers is not None and spec.model.provider not in providers:
+        node = _locate(root, ("model", "provider"))[0]
+        hint = _did_you_mean(spec.model.provider, providers)
+        known = ", ".join(sorted(providers))
+        problems.append(
+            _problem(filename, node, "model.provider", f"unknown provider{hint}; known: {known}")
+        )
+    if tasks is not None and spec.task is not None:
+        plugin = tasks.get(spec.task.plugin)
+        if plugin is None:
+            node = _locate(root, ("task", "plugin"))[0]
+            hint = _did_you_mean(spec.task.plugin, tasks)
+            known = ", ".join(sorted(tasks)) or "none"
+            problems.append(
+                _problem(
+                    filename, node, "task.plugin", f"unknown task plugin{hint}; installed: {known}"
+                )
+            )
+        else:
+            options_model = getattr(plugin, "Options", None)
+            if options_model is not None:
+                try:
+                    options_model.model_validate(spec.task.options)
+                except ValidationError as exc:
+                    problems.extend(
+                        _from_validation_error(
+                            exc,
+                            root,
+                            filename,
+                            ("task", "options"),
+                            options_model.model_json_schema(),
+                        )
+                    )
+    return problems
+
+
 def _from_validation_error(
-    exc: ValidationError, root: yaml.MappingNode, filename: str
+    exc: ValidationError,
+    root: yaml.MappingNode,
+    filename: str,
+    prefix: tuple[Any, ...] = (),
+    schema: dict[str, Any] | None = None,
 ) -> list[ConfigProblem]:
     problems = []
-    schema = GPTSpec.model_json_schema()
+    schema = schema or GPTSpec.model_json_schema()
     for err in exc.errors():
-        loc = tuple(err["loc"])
+        inner = tuple(err["loc"])
+        loc = (*prefix, *inner)
         path = _format_path(loc)
         node, key = _locate(root, loc)
         kind = err["type"]
         message = str(err["msg"]).removeprefix("Value error, ")
         if kind == "extra_forbidden":
-            allowed = _allowed_keys(schema, loc[:-1])
+            allowed = _allowed_keys(schema, inner[:-1])
             message = f"unknown field{_did_you_mean(str(loc[-1]), allowed)}"
             if allowed:
                 message += f"; allowed here: {', '.join(allowed)}"

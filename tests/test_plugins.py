@@ -9,7 +9,7 @@ import pytest
 
 from botkit.core.bot import Bot
 from botkit.core.message import Message
-from botkit.errors import InputError, PluginError
+from botkit.errors import ConfigError, InputError, PluginError
 from botkit.loader import load_catalog
 from botkit.plugins import load_registry
 from botkit.spec import GPTSpec
@@ -192,14 +192,17 @@ async def test_bad_task_input_and_broken_plugins_are_clear_errors(shouting: Bot)
         await shouting.reply_text(Message("shout", "chat"))
     with pytest.raises(InputError, match="picky needs options GPT 'chat' does not give"):
         await shouting.reply_text(Message("crash now", "chat"))
-    with pytest.raises(InputError, match="picky needs options GPT 'strict' does not give"):
+    with pytest.raises(
+        ConfigError,
+        match=r"strict.yaml:\d+:\d+: task.options.level: missing required field 'level'",
+    ):
         await shouting.reply_text(Message("anything", "strict"))
     assert await shouting.reply_text(Message("shout still works", "chat")) == "loud: STILL WORKS"
 
 
 async def test_a_plugin_that_raises_is_named(shouting: Bot, config_dir: Path) -> None:
     write_gpt(config_dir, "ok", task={"plugin": "picky", "options": {"level": 1}})
-    shouting.catalog = load_catalog(config_dir)
+    shouting.catalog = load_catalog(config_dir, tasks=shouting.registry.tasks)
     with pytest.raises(
         PluginError, match="task plugin picky failed: ZeroDivisionError: division by zero"
     ):
@@ -219,3 +222,24 @@ def test_the_console_answers_a_command_with_the_tasks_result(
     )  # fmt: skip
     assert result.stdout == "loud: HI\n\necho: hello\n"
     assert "error: nothing to work on: shout <text>" in result.stderr
+
+
+def test_task_plugins_and_their_options_are_checked_with_file_and_line(tmp_path: Path) -> None:
+    plugins = tmp_path / "mine"
+    plugins.mkdir()
+    (plugins / "picky.py").write_text(CRASHING_PLUGIN)
+    gpt = tmp_path / "g.yaml"
+    gpt.write_text("name: g\ninstructions: x\ntask:\n  plugin: picky\n  options:\n    levl: 2\n")
+    other = tmp_path / "h.yaml"
+    other.write_text("name: h\ninstructions: x\ntask: {plugin: pickie}\n")
+    result = run_botkit("--plugins-dir", str(plugins), "validate", str(gpt), str(other))
+    assert result.returncode == 1
+    assert f"{gpt}:6:5: task.options.level: missing required field 'level'" in result.stdout
+    assert (
+        f"{gpt}:6:5: task.options.levl: unknown field 'levl' (did you mean 'level'?); allowed here: level"
+        in result.stdout
+    )
+    assert (
+        f"{other}:3:16: task.plugin: unknown task plugin 'pickie' (did you mean 'picky'?)"
+        in result.stdout
+    )

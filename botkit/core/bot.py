@@ -58,7 +58,7 @@ class Bot:
         extra_plugins: tuple[object, ...] = (),
     ) -> Bot:
         registry = load_registry(plugin_dirs, extra_plugins)
-        catalog = load_catalog(config_dir, providers=registry.providers.keys())
+        catalog = load_catalog(config_dir, registry.providers.keys(), registry.tasks)
         store = ConversationStore(data_dir / "conversations.sqlite3") if data_dir else None
         return cls(catalog, registry, store, data_dir)
 
