@@ -126,6 +126,12 @@ class Bot:
             raise
         await self._save(key, text, reply.text)
 
+    def embedder(self, spec: EmbedderSpec) -> Embedder:
+        """The embedder for ``spec``, made once and shared (knowledge bases, task plugins)."""
+        if spec not in self._embedders:
+            self._embedders[spec] = self.registry.create_embedder(spec)
+        return self._embedders[spec]
+
     def task(self, name: str) -> TaskPlugin:
         """The task plugin ``name``, made once per bot."""
         if name not in self._tasks:
@@ -171,15 +177,9 @@ class Bot:
 
             if self.data_dir is None:
                 raise KnowledgeError("knowledge needs a data directory (set BOTKIT_HOME)")
-            if spec.embedder not in self._embedders:
-                self._embedders[spec.embedder] = self.registry.create_embedder(spec.embedder)
+            embedder = self.embedder(spec.embedder)
             index = KnowledgeIndex(
-                name,
-                spec,
-                loaded.path,
-                self.project_dir,
-                self.data_dir,
-                self._embedders[spec.embedder],
+                name, spec, loaded.path, self.project_dir, self.data_dir, embedder
             )
             self._knowledge[name] = KnowledgeBase(index)
         return self._knowledge[name]
