@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,13 +21,15 @@ QUESTIONS = [
 
 
 @pytest.fixture
-def support(tmp_path: Path, openai_stub: StubOpenAI) -> Bot:
+async def support(tmp_path: Path, openai_stub: StubOpenAI) -> AsyncIterator[Bot]:
     """The shipped support-qa GPT and help center, its model swapped for the stub."""
     spec = yaml.safe_load((REPO / "configs/gpts/support-qa.yaml").read_text())
     spec["model"] = stub_model(openai_stub)
     (tmp_path / "knowledge").symlink_to(REPO / "knowledge")
     write_gpt(tmp_path / "configs", "support-qa", **{k: v for k, v in spec.items() if k != "name"})
-    return Bot.from_config(tmp_path / "configs", tmp_path / "data")
+    bot = Bot.from_config(tmp_path / "configs", tmp_path / "data")
+    yield bot
+    await bot.aclose()
 
 
 async def test_support_answers_cite_the_right_help_center_page(support: Bot) -> None:
@@ -40,7 +43,6 @@ async def test_support_answers_cite_the_right_help_center_page(support: Bot) -> 
         hits += f"knowledge/acme/{q['source']}" in cited
     # measured: 27 of 30 in the top 3 (bench/knowledge.py prints the same figure)
     assert hits >= 0.85 * len(answerable), f"{hits} of {len(answerable)} cited the right page"
-    await support.aclose()
 
 
 async def test_passages_go_in_delimited_as_data_with_numbered_citations(
@@ -67,7 +69,6 @@ async def test_passages_go_in_delimited_as_data_with_numbered_citations(
         "role": "user",
         "content": "How many business days until my refund is issued?",
     }
-    await support.aclose()
 
 
 async def test_instructions_inside_a_document_stay_inside_the_reference_block(
@@ -104,4 +105,3 @@ async def test_nothing_relevant_means_i_dont_know_without_asking_the_model(
     assert reply.text == "I don't know: nothing in my documents answers that."
     assert reply.citations == []
     assert openai_stub.chat_requests == []
-    await support.aclose()
