@@ -48,6 +48,7 @@ class TaskRequest:
     gpt: GPTSpec
     options: BaseModel
     bot: Bot
+    command: str = ""  # the command word used ("translate"), or "" for a GPT's own task
     extra: dict[str, Any] = field(default_factory=dict)
 
 

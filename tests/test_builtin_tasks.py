@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from .conftest import run_botkit
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from botkit.core.bot import Bot
+from botkit.core.message import Message
+from botkit.errors import InputError
+from botkit.testing import StubOpenAI
+
+from .conftest import REPO, run_botkit, stub_model, write_gpt
 
 
 def test_sentiment_gpt_and_command() -> None:
@@ -39,3 +50,67 @@ def test_classify_needs_a_gpt_with_labels() -> None:
 def test_the_built_ins_are_listed_as_plugins() -> None:
     result = run_botkit("plugins")
     assert "classification" in result.stdout and "sentiment" in result.stdout
+
+
+@pytest.fixture
+async def translator(
+    config_dir: Path, tmp_path: Path, openai_stub: StubOpenAI
+) -> AsyncIterator[Bot]:
+    write_gpt(config_dir, "chat", model=stub_model(openai_stub))
+    write_gpt(
+        config_dir,
+        "to-german",
+        model=stub_model(openai_stub),
+        task={
+            "plugin": "translation",
+            "options": {"target": "de", "glossary": {"Vault": "Tresor"}},
+        },
+    )
+    bot = Bot.from_config(config_dir, tmp_path / "home", (REPO / "plugins",))
+    yield bot
+    await bot.aclose()
+
+
+def user_text(request: Any) -> str:
+    return str(request.body["messages"][-1]["content"])
+
+
+async def test_translate_protects_code_urls_mentions_and_placeholders(
+    translator: Bot, openai_stub: StubOpenAI
+) -> None:
+    openai_stub.responder = lambda body: body["messages"][-1]["content"].upper()  # a "translation"
+    text = "see `acme sync` at https://acme.example/help, ask @ana about {order_id}"
+    reply = await translator.respond(Message(f"translate fr {text}", "chat")).collect()
+    sent = user_text(openai_stub.chat_requests[0])
+    assert sent == "see ⟦0⟧ at ⟦1⟧, ask ⟦2⟧ about ⟦3⟧"  # the model never sees them
+    assert "into French" in openai_stub.chat_requests[0].body["messages"][0]["content"]
+    assert reply.text == "SEE `acme sync` AT https://acme.example/help, ASK @ana ABOUT {order_id}"
+    assert reply.result is not None and reply.result.model_dump()["target"] == "French"
+
+
+async def test_paragraphs_are_translated_one_by_one_with_the_glossary(
+    translator: Bot, openai_stub: StubOpenAI
+) -> None:
+    openai_stub.reply("Erster Absatz ⟦0⟧.", "Zweiter Absatz.")
+    reply = await translator.respond(
+        Message("The Vault is ready.\n\nSecond paragraph.", "to-german")
+    ).collect()
+    assert [user_text(r) for r in openai_stub.chat_requests] == [
+        "The ⟦0⟧ is ready.",
+        "Second paragraph.",
+    ]
+    assert reply.text == "Erster Absatz Tresor.\n\nZweiter Absatz."
+
+
+async def test_a_marker_the_model_drops_is_kept_anyway(
+    translator: Bot, openai_stub: StubOpenAI
+) -> None:
+    openai_stub.reply("Bonjour")
+    assert await translator.reply_text(Message("translate fr Hello @ana", "chat")) == "Bonjour @ana"
+
+
+async def test_unknown_languages_suggest_close_ones(translator: Bot) -> None:
+    with pytest.raises(InputError, match=r"unknown language 'germn'; did you mean German\?"):
+        await translator.reply_text(Message("translate germn hello", "chat"))
+    with pytest.raises(InputError, match="nothing to translate"):
+        await translator.reply_text(Message("translate fr", "chat"))

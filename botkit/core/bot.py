@@ -157,7 +157,7 @@ class Bot:
                 f"use a GPT whose task is {task.plugin}"
             ) from exc
         try:
-            return await plugin.run(TaskRequest(task.text, spec, options, self))
+            return await plugin.run(TaskRequest(task.text, spec, options, self, task.command))
         except BotkitError:
             raise
         except Exception as exc:  # a broken plugin is named; the bot goes on

@@ -1,0 +1,160 @@
+"""Translation: ``translate <language> <text>``, or a GPT whose task is translation.
+
+What must survive translation untouched (fenced and inline code, URLs, @mentions, {placeholders},
+glossary terms) is swapped for numbered markers before the text reaches the model and put back
+after, so even a small model cannot mangle it. Long text is translated paragraph by paragraph.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+import botkit
+from botkit.errors import InputError
+from botkit.models.base import ChatMessage
+from botkit.spec import GenerationParams
+from botkit.tasks import Command, TaskPlugin, TaskRequest, TaskResult
+
+LANGUAGES = {
+    "ar": "Arabic", "bg": "Bulgarian", "cs": "Czech", "da": "Danish", "de": "German", "el": "Greek",
+    "en": "English", "es": "Spanish", "et": "Estonian", "fi": "Finnish", "fr": "French",
+    "he": "Hebrew", "hi": "Hindi", "hu": "Hungarian", "id": "Indonesian", "it": "Italian",
+    "ja": "Japanese", "ko": "Korean", "lt": "Lithuanian", "lv": "Latvian", "nl": "Dutch",
+    "no": "Norwegian", "pl": "Polish", "pt": "Portuguese", "ro": "Romanian", "ru": "Russian",
+    "sk": "Slovak", "sl": "Slovenian", "sv": "Swedish", "th": "Thai", "tr": "Turkish",
+    "uk": "Ukrainian", "vi": "Vietnamese", "zh": "Chinese",
+}  # fmt: skip
+
+_PROTECTED = re.compile(
+    r"```.*?```"  # fenced code
+    r"|`[^`\n]+`"  # inline code
+    r"|https?://\S*[^\s.,;:!?)\]'\"]"  # URLs, without the punctuation that ends a sentence
+    r"|(?<!\w)@[\w.-]+"  # @mentions
+    r"|\{[^{}\s]+\}",  # {placeholders}
+    re.S,
+)
+
+
+def language_name(given: str) -> str:
+    """'fr', 'french' or 'French' -> 'French'; an unknown name suggests close ones."""
+    key = given.strip().lower()
+    if key in LANGUAGES:
+        return LANGUAGES[key]
+    by_name = {name.lower(): name for name in LANGUAGES.values()}
+    if key in by_name:
+        return by_name[key]
+    close = difflib.get_close_matches(key, list(by_name), n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(by_name[c] for c in close)}?" if close else ""
+    raise InputError(f"unknown language {given!r}{hint} (a name like French or a code like fr)")
+
+
+def protect(text: str, glossary: dict[str, str]) -> tuple[str, list[str]]:
+    """Replace what must not be translated with markers ⟦0⟧, ⟦1⟧...; return the pieces to restore."""
+    pieces: list[str] = []
+
+    def keep(match: re.Match[str]) -> str:
+        pieces.append(match.group(0))
+        return f"⟦{len(pieces) - 1}⟧"
+
+    masked = _PROTECTED.sub(keep, text)
+    for term, translation in sorted(glossary.items(), key=lambda kv: -len(kv[0])):
+        pattern = re.compile(rf"(?<!\w){re.escape(term)}(?!\w)", re.IGNORECASE)
+        masked = pattern.sub(_keeper(pieces, translation), masked)
+    return masked, pieces
+
+
+def _keeper(pieces: list[str], replacement: str) -> Callable[[re.Match[str]], str]:
+    def keep(_match: re.Match[str]) -> str:
+        pieces.append(replacement)
+        return f"⟦{len(pieces) - 1}⟧"
+
+    return keep
+
+
+def restore(text: str, pieces: list[str]) -> str:
+    """Put the protected pieces back; any whose marker the model dropped is appended, not lost."""
+    used: set[int] = set()
+
+    def put(match: re.Match[str]) -> str:
+        n = int(match.group(1))
+        if n >= len(pieces):
+            return ""
+        used.add(n)
+        return pieces[n]
+
+    text = re.sub(r"⟦(\d+)⟧", put, text)
+    missing = [p for n, p in enumerate(pieces) if n not in used]
+    return " ".join([text, *missing]) if missing else text
+
+
+class TranslationOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    target: str | None = Field(None, description="Default target language (name or code).")
+    source: str | None = Field(None, description="Source language; omitted: the model detects it.")
+    glossary: dict[str, str] = Field(
+        default_factory=dict, description="Term -> its fixed translation."
+    )
+
+
+class Translation(TaskResult):
+    translation: str
+    target: str
+    source: str
+
+    def text(self) -> str:
+        return self.translation
+
+
+class TranslationTask(TaskPlugin):
+    name = "translation"
+    description = "Translate, keeping Markdown, code, URLs, @mentions and {placeholders} intact."
+    Options = TranslationOptions
+    commands = (Command("translate", "<language> <text>", "Translate the text into the language"),)
+
+    async def run(self, request: TaskRequest) -> TaskResult:
+        options = request.options
+        assert isinstance(options, TranslationOptions)
+        text = request.text
+        if request.command:
+            target_word, _, text = text.partition(" ")
+            target = language_name(target_word)
+        elif options.target:
+            target = language_name(options.target)
+        else:
+            raise InputError("which language? translate <language> <text>, or set options.target")
+        if not text.strip():
+            raise InputError("nothing to translate: translate <language> <text>")
+        source = language_name(options.source) if options.source else "the source language"
+        model = request.bot.model(request.gpt.model)
+        limit = request.gpt.parameters.max_tokens or 1024
+        out = []
+        for paragraph in re.split(r"(\n\s*\n)", text):
+            if not paragraph.strip() or re.fullmatch(r"\n\s*\n", paragraph):
+                out.append(paragraph)
+                continue
+            masked, pieces = protect(paragraph, options.glossary)
+            prompt = [
+                ChatMessage(
+                    role="system",
+                    content=f"Translate the user's text from {source} into {target}. Reply with the "
+                    "translation only. Copy markers like ⟦0⟧ exactly where they belong.",
+                ),
+                ChatMessage(role="user", content=masked),
+            ]
+            # a translation is about as long as its source: a bound stops a small model rambling
+            budget = min(limit, 2 * await model.count_tokens(masked) + 16)
+            params = GenerationParams(temperature=0.1, max_tokens=budget)
+            translated = "".join([chunk async for chunk in model.stream(prompt, params)]).strip()
+            out.append(restore(translated, pieces))
+        return Translation(translation="".join(out), target=target, source=options.source or "auto")
+
+
+@botkit.hookimpl
+def register_tasks(register: Callable[[str, Any], None]) -> None:
+    register("translation", TranslationTask)
