@@ -11,6 +11,7 @@ import pytest
 from botkit.core.bot import Bot
 from botkit.core.message import Message
 from botkit.errors import InputError
+from botkit.loader import load_catalog
 from botkit.testing import StubOpenAI
 
 from .conftest import REPO, run_botkit, stub_model, write_gpt
@@ -114,3 +115,43 @@ async def test_unknown_languages_suggest_close_ones(translator: Bot) -> None:
         await translator.reply_text(Message("translate germn hello", "chat"))
     with pytest.raises(InputError, match="nothing to translate"):
         await translator.reply_text(Message("translate fr", "chat"))
+
+
+def test_support_qa_answers_extractively_with_its_source_on_the_embedded_default() -> None:
+    result = run_botkit(
+        "console", "--gpt", "support-qa",
+        input="How long do refunds take?\nHow long are password reset links valid?\n",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    first, second = result.stdout.splitlines()
+    assert first == (
+        "Refunds are issued within 5 business days to the original payment method. "
+        "[1: knowledge/acme/billing/refunds.md > Refunds > How refunds are paid]"
+    )
+    assert second.startswith(
+        "Password reset links expire after 30 minutes. [1: knowledge/acme/account/"
+    )
+
+
+async def test_ask_generates_from_passages_on_other_models(
+    config_dir: Path, tmp_path: Path, openai_stub: StubOpenAI
+) -> None:
+    (tmp_path / "knowledge").symlink_to(REPO / "knowledge")
+    write_gpt(
+        config_dir,
+        "helpdesk",
+        model=stub_model(openai_stub),
+        knowledge={"sources": ["knowledge/acme/billing/*.md"]},
+    )
+    bot = Bot.from_config(config_dir, tmp_path / "home", (REPO / "plugins",))
+    reply = await bot.respond(
+        Message("ask How many business days until a refund is issued?", "helpdesk")
+    ).collect()
+    assert reply.result is not None and reply.result.model_dump()["method"] == "generate"
+    assert reply.text.startswith("echo: <reference_passages>")
+    assert "[1: knowledge/acme/billing/refunds.md > Refunds > " in reply.text
+    with pytest.raises(InputError, match="has no knowledge to answer from"):
+        write_gpt(config_dir, "plain", model=stub_model(openai_stub))
+        bot.catalog = load_catalog(config_dir, tasks=bot.registry.tasks)
+        await bot.reply_text(Message("ask anything", "plain"))
+    await bot.aclose()

@@ -71,27 +71,32 @@ class Bot:
             self._models[spec] = self.registry.create_model(spec)
         return self._models[spec]
 
-    def respond(self, message: Message) -> Reply:
+    def respond(self, message: Message, tasks: bool = True) -> Reply:
         """Answer ``message`` in its conversation: iterate the reply for its text as it comes.
+
+        With ``tasks=False`` the GPT's model answers even where a task plugin would (a plugin
+        asking the model itself uses that).
 
         The exchange is saved when the reply ends, and also when it is stopped part-way (the
         conversation then holds what the user saw).
         """
         reply = Reply()
-        reply._chunks = self._generate(message, reply)
+        reply._chunks = self._generate(message, reply, tasks)
         return reply
 
     async def reply_text(self, message: Message) -> str:
         """The whole reply at once, for callers that do not stream."""
         return (await self.respond(message).collect()).text
 
-    async def _generate(self, message: Message, reply: Reply) -> AsyncGenerator[str, None]:
+    async def _generate(
+        self, message: Message, reply: Reply, tasks: bool = True
+    ) -> AsyncGenerator[str, None]:
         text = message.text.strip()
         if not text:
             raise InputError("the message is empty: type something for the GPT to answer")
         spec = self.gpt(message.gpt).spec
         key = message.conversation
-        task = route(text, spec, self.registry.commands)
+        task = route(text, spec, self.registry.commands) if tasks else None
         if task is not None:
             reply.result = await self._run_task(task, spec)
             reply.parts.append(reply.result.text())
