@@ -66,6 +66,7 @@ def test_usage_errors_are_one_line(qa_config: Path, tmp_path: Path) -> None:
     assert code == 2 and "say which GPT: --gpt NAME, or --all" in err
 
 
+@pytest.mark.embedded
 def test_the_console_answers_with_citations_and_refreshes_a_stale_index(
     qa_config: Path, tmp_path: Path
 ) -> None:
