@@ -116,8 +116,7 @@ def search(
     """Show the passages a question retrieves, with their scores and sources."""
     bot = settings.bot()
     ((_, kb),) = _selected(bot, gpt, False)
-    kb.refresh_if_stale()
-    passages = kb.search(query, top_k=top_k, mode=mode, min_score=0.0)
+    passages = kb.search_fresh(query, top_k=top_k, mode=mode, min_score=0.0)
     if as_json:
         click.echo(json.dumps([p.__dict__ for p in passages], indent=2))
         return

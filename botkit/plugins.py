@@ -26,6 +26,7 @@ from botkit.spec import EmbedderSpec, ModelSpec
 
 if TYPE_CHECKING:
     from botkit.knowledge.embeddings import Embedder
+    from botkit.tasks import TaskPlugin
 
 ENTRY_POINT_GROUP = "botkit.plugins"
 
@@ -59,6 +60,10 @@ class Registry:
     def create_model(self, spec: ModelSpec) -> ChatModel:
         model: ChatModel = _create(self.providers, "model provider", spec.provider)(spec)
         return model
+
+    def create_task(self, name: str) -> TaskPlugin:
+        task: TaskPlugin = _create(self.tasks, "task plugin", name)()
+        return task
 
     def create_embedder(self, spec: EmbedderSpec) -> Embedder:
         embedder: Embedder = _create(self.embedders, "embedder", spec.provider)(spec)

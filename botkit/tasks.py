@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -49,7 +49,6 @@ class TaskRequest:
     options: BaseModel
     bot: Bot
     command: str = ""  # the command word used ("translate"), or "" for a GPT's own task
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class TaskPlugin(ABC):

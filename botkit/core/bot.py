@@ -26,7 +26,7 @@ from botkit.spec import EmbedderSpec, GPTSpec, ModelSpec
 from botkit.tasks import TaskPlugin, TaskRequest, TaskResult
 
 if TYPE_CHECKING:
-    from botkit.knowledge.base import KnowledgeBase, Passage
+    from botkit.knowledge.base import KnowledgeBase
     from botkit.knowledge.embeddings import Embedder
 
 
@@ -108,7 +108,7 @@ class Bot:
         knowledge = self.knowledge(spec.name)
         references: list[tuple[str, str]] | None = None
         if knowledge is not None:
-            passages = await asyncio.to_thread(_retrieve, knowledge, text)
+            passages = await asyncio.to_thread(knowledge.search_fresh, text)
             if not passages:  # nothing relevant: say so rather than let the model invent
                 assert spec.knowledge is not None
                 reply.parts.append(spec.knowledge.not_found)
@@ -140,11 +140,7 @@ class Bot:
     def task(self, name: str) -> TaskPlugin:
         """The task plugin ``name``, made once per bot."""
         if name not in self._tasks:
-            plugin_class = self.registry.tasks.get(name)
-            if plugin_class is None:
-                known = ", ".join(sorted(self.registry.tasks)) or "none"
-                raise PluginError(f"unknown task plugin {name!r}; installed: {known}")
-            self._tasks[name] = plugin_class()
+            self._tasks[name] = self.registry.create_task(name)
         return self._tasks[name]
 
     async def _run_task(self, task: TaskRoute, spec: GPTSpec) -> TaskResult:
@@ -212,12 +208,6 @@ class Bot:
             await self.store.append(
                 key, [{"role": "user", "content": text}, {"role": "assistant", "content": reply}]
             )
-
-
-def _retrieve(knowledge: KnowledgeBase, text: str) -> list[Passage]:
-    """Refresh a stale index, then search it (blocking: runs in a worker thread)."""
-    knowledge.refresh_if_stale()
-    return knowledge.search(text)
 
 
 def _snippet(text: str, limit: int = 200) -> str:

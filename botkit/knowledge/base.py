@@ -61,6 +61,17 @@ class KnowledgeBase:
             return self.refresh()
         return None
 
+    def search_fresh(
+        self,
+        query: str,
+        top_k: int | None = None,
+        mode: str | None = None,
+        min_score: float | None = None,
+    ) -> list[Passage]:
+        """Refresh a stale index (when auto_refresh is on), then search it. Blocking."""
+        self.refresh_if_stale()
+        return self.search(query, top_k, mode, min_score)
+
     def _build_keyword(self) -> KeywordIndex:
         collection = self.index.collection()
         ids: list[str] = []

@@ -9,14 +9,12 @@ label's likelihood under the embedded model.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import botkit
-from botkit.errors import InputError
 from botkit.spec import EmbedderSpec
 from botkit.tasks import Command, TaskPlugin, TaskRequest, TaskResult
 
@@ -92,8 +90,6 @@ class ClassificationTask(TaskPlugin):
         if options.none_label and confidence < options.min_confidence:
             label = options.none_label
         scores = {n: round(float(p), 4) for n, p in zip(names, probs, strict=True)}
-        if not math.isfinite(confidence):
-            raise InputError("the text could not be classified (no words the embedder knows)")
         return Classification(label=label, confidence=round(confidence, 4), scores=scores)
 
     def _centroids_for(

@@ -77,7 +77,7 @@ class QATask(TaskPlugin):
             return Answer(
                 answer=reply.text, sources=[c.where for c in reply.citations], method="generate"
             )
-        passages = await asyncio.to_thread(_search, knowledge, request.text)
+        passages = await asyncio.to_thread(knowledge.search_fresh, request.text)
         if not passages:
             assert request.gpt.knowledge is not None
             return Answer(answer=request.gpt.knowledge.not_found, sources=[], method="extractive")
@@ -95,11 +95,6 @@ class QATask(TaskPlugin):
         sentence, passage = candidates[int(np.argmax(scores))]
         where = f"{passage.source} > {passage.title}" if passage.title else passage.source
         return Answer(answer=sentence, sources=[where], method="extractive")
-
-
-def _search(knowledge: Any, question: str) -> Any:
-    knowledge.refresh_if_stale()
-    return knowledge.search(question)
 
 
 @botkit.hookimpl
