@@ -44,18 +44,11 @@ class Registry:
     tasks: dict[str, Any] = field(default_factory=dict)
     #: (kind, name) -> the plugin that registered it
     origins: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: each chat command word -> the task plugin that offers it
+    commands: dict[str, str] = field(default_factory=dict)
     #: plugin name -> where it came from (a package name and version, or a file path)
     sources: dict[str, str] = field(default_factory=dict)
     failures: list[PluginFailure] = field(default_factory=list)
-
-    @property
-    def commands(self) -> dict[str, str]:
-        """Each chat command word -> the task plugin that offers it."""
-        return {
-            command.name.lower(): name
-            for name, plugin in self.tasks.items()
-            for command in getattr(plugin, "commands", ())
-        }
 
     def create_model(self, spec: ModelSpec) -> ChatModel:
         model: ChatModel = _create(self.providers, "model provider", spec.provider)(spec)
@@ -99,6 +92,11 @@ def load_registry(plugin_dirs: Iterable[Path] = (), extra: Iterable[object] = ()
     _call_each(manager, "register_providers", registry, registry.providers, "provider")
     _call_each(manager, "register_embedders", registry, registry.embedders, "embedder")
     _call_each(manager, "register_tasks", registry, registry.tasks, "task")
+    registry.commands = {
+        command.name.lower(): name
+        for name, plugin in registry.tasks.items()
+        for command in getattr(plugin, "commands", ())
+    }
     return registry
 
 
