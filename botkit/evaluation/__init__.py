@@ -1,0 +1,1 @@
+"""Evaluate GPTs on labeled data: read it, run it, score it, report it."""
