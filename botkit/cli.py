@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from botkit.adapters.console import run_console
+from botkit.cli_finetune import finetune
 from botkit.cli_knowledge import knowledge
 from botkit.core.bot import Bot
 from botkit.errors import BotkitError, ConfigError
@@ -143,6 +144,7 @@ def schema() -> None:
 
 
 cli.add_command(knowledge)
+cli.add_command(finetune)
 
 
 def main(argv: list[str] | None = None) -> None:

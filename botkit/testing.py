@@ -1,8 +1,9 @@
 """Test kit for botkit and for plugin authors (a pytest plugin, active once botkit is installed).
 
 :class:`StubOpenAI` is an OpenAI-compatible server on real HTTP (127.0.0.1, port 0), serving
-``/v1/models``, ``/v1/chat/completions`` (JSON and SSE streaming) and ``/v1/embeddings``, with
-scripted replies, recorded requests and injectable faults. Fixtures:
+``/v1/models``, ``/v1/chat/completions`` (JSON and SSE streaming), ``/v1/embeddings``, ``/v1/files``
+and ``/v1/fine_tuning/jobs`` (with events and cancel), with scripted replies, scripted fine-tuning
+progress, recorded requests and injectable faults. Fixtures:
 
 - ``openai_stub``: a running :class:`StubOpenAI`;
 - ``botkit_home``: a fresh ``BOTKIT_HOME`` for the test.
@@ -14,6 +15,8 @@ import asyncio
 import hashlib
 import json
 import math
+import shutil
+import tempfile
 import threading
 import time
 from collections import deque
@@ -23,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 Responder = Callable[[dict[str, Any]], str]
 
@@ -41,7 +44,9 @@ class Fault:
     """What the stub does instead of answering normally, for the next ``times`` requests.
 
     kind: ``status`` (answer ``status`` with an OpenAI-style error body), ``malformed`` (a 200
-    whose body is not JSON), ``cut`` (stream ``after`` chunks, then drop the connection).
+    whose body is not JSON), ``cut`` (stream ``after`` chunks, then drop the connection), ``drop``
+    (close the connection without answering). ``path``: only requests whose path contains it;
+    ``skip``: let this many of them through first.
     """
 
     kind: str
@@ -50,6 +55,41 @@ class Fault:
     after: int = 1
     retry_after: float | None = None
     message: str | None = None
+    path: str | None = None
+    skip: int = 0
+
+
+@dataclass
+class StubFile:
+    """An uploaded file, kept on disk (uploads are streamed, never held in memory)."""
+
+    id: str
+    filename: str
+    purpose: str
+    path: Path
+    bytes: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "file",
+            "bytes": self.bytes,
+            "created_at": int(time.time()),
+            "filename": self.filename,
+            "purpose": self.purpose,
+            "status": "processed",
+        }
+
+
+@dataclass
+class StubJob:
+    """A fine-tuning job: each retrieval moves it to the next of ``states``."""
+
+    job: dict[str, Any]
+    states: deque[str]
+    error: dict[str, Any]
+    events: list[dict[str, Any]] = field(default_factory=list)  # oldest first
+    steps: int = 0
 
 
 def echo(body: dict[str, Any]) -> str:
@@ -71,8 +111,23 @@ class StubOpenAI:
     responder: Responder = echo
     requests: list[RecordedRequest] = field(default_factory=list)
     url: str = ""
+    #: the states each new fine-tuning job goes through, one per retrieval; a job whose last
+    #: state is ``failed`` fails with ``fine_tune_error``
+    fine_tune_states: list[str] = field(
+        default_factory=lambda: ["validating_files", "running", "running", "succeeded"]
+    )
+    fine_tune_error: dict[str, Any] = field(
+        default_factory=lambda: {
+            "code": "invalid_training_file",
+            "message": "The job failed due to an invalid training file.",
+            "param": "training_file",
+        }
+    )
+    files: dict[str, StubFile] = field(default_factory=dict)
+    jobs: dict[str, StubJob] = field(default_factory=dict)
     _replies: deque[str] = field(default_factory=deque)
     _faults: deque[Fault] = field(default_factory=deque)
+    _ids: int = 0
 
     # -- scripting ---------------------------------------------------------------------------
     def reply(self, *texts: str) -> None:
@@ -87,13 +142,16 @@ class StubOpenAI:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
 
     # -- serving -----------------------------------------------------------------------------
-    def _next_fault(self) -> Fault | None:
-        if not self._faults:
+    def _next_fault(self, path: str) -> Fault | None:
+        fault = next((f for f in self._faults if f.path is None or f.path in path), None)
+        if fault is None:
             return None
-        fault = self._faults[0]
+        if fault.skip:
+            fault.skip -= 1
+            return None
         fault.times -= 1
         if fault.times <= 0:
-            self._faults.popleft()
+            self._faults.remove(fault)
         return fault
 
     async def _record(self, request: web.Request) -> Any:
@@ -116,14 +174,11 @@ class StubOpenAI:
         body = await self._record(request)
         if self.latency:
             await asyncio.sleep(self.latency)
-        fault = self._next_fault()
+        fault = self._next_fault(request.path)
         if fault and fault.kind == "status":
-            headers = (
-                {"retry-after": str(fault.retry_after)} if fault.retry_after is not None else {}
-            )
-            text = fault.message or f"stub fault {fault.status}"
-            error = {"error": {"message": text, "type": "stub", "code": None}}
-            return web.json_response(error, status=fault.status, headers=headers)
+            return _status_fault(fault)
+        if fault and fault.kind == "drop":
+            return _drop(request)
         if fault and fault.kind == "malformed":
             if isinstance(body, dict) and body.get("stream"):
                 return web.Response(text="data: {not json\n\n", content_type="text/event-stream")
@@ -209,12 +264,215 @@ class StubOpenAI:
             }
         )
 
+    # -- files and fine-tuning ---------------------------------------------------------------
+    def _new_id(self, prefix: str) -> str:
+        self._ids += 1
+        return f"{prefix}-{self._ids}"
+
+    def _faulted(self, request: web.Request) -> web.StreamResponse | None:
+        """The answer a queued fault gives instead of the normal one (``None``: no fault)."""
+        fault = self._next_fault(request.path)
+        if fault is None:
+            return None
+        if fault.kind == "drop":
+            return _drop(request)
+        if fault.kind == "malformed":
+            return web.Response(text="{not json", content_type="application/json")
+        return _status_fault(fault)
+
+    async def _upload(self, request: web.Request) -> web.StreamResponse:
+        """``POST /v1/files``: the multipart body is streamed to disk, a chunk at a time."""
+        faulted = self._faulted(request)
+        if faulted is not None:
+            return faulted
+        fields: dict[str, str] = {}
+        stored: StubFile | None = None
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                continue
+            if part.name == "file":
+                file_id = self._new_id("file")
+                path = self._upload_dir / file_id
+                size = 0
+                with path.open("wb") as out:
+                    while chunk := await part.read_chunk():
+                        out.write(chunk)
+                        size += len(chunk)
+                stored = StubFile(file_id, part.filename or "upload", "", path, size)
+            elif part.name:
+                fields[part.name] = await part.text()
+        body: dict[str, Any] = {**fields, "filename": stored.filename if stored else None}
+        body["bytes"] = stored.bytes if stored else 0
+        self.requests.append(RecordedRequest("POST", request.path, dict(request.headers), body))
+        if stored is None or not fields.get("purpose"):
+            return _error(400, "'file' and 'purpose' are required", "invalid_request_error")
+        stored.purpose = fields["purpose"]
+        self.files[stored.id] = stored
+        return web.json_response(stored.as_json())
+
+    async def _list_files(self, request: web.Request) -> web.StreamResponse:
+        await self._record(request)
+        return web.json_response(
+            {"object": "list", "data": [f.as_json() for f in self.files.values()]}
+        )
+
+    async def _get_file(self, request: web.Request) -> web.StreamResponse:
+        await self._record(request)
+        found = self.files.get(request.match_info["file_id"])
+        if found is None:
+            return _error(404, f"no such file: {request.match_info['file_id']}", "not_found")
+        return web.json_response(found.as_json())
+
+    async def _delete_file(self, request: web.Request) -> web.StreamResponse:
+        await self._record(request)
+        found = self.files.pop(request.match_info["file_id"], None)
+        if found is None:
+            return _error(404, f"no such file: {request.match_info['file_id']}", "not_found")
+        found.path.unlink(missing_ok=True)
+        return web.json_response({"id": found.id, "object": "file", "deleted": True})
+
+    async def _create_job(self, request: web.Request) -> web.StreamResponse:
+        body = await self._record(request)
+        faulted = self._faulted(request)
+        if faulted is not None:
+            return faulted
+        if not isinstance(body, dict) or not body.get("model") or not body.get("training_file"):
+            return _error(400, "'model' and 'training_file' are required", "invalid_request_error")
+        upload = self.files.get(body["training_file"])
+        if upload is None or upload.purpose != "fine-tune":
+            message = f"invalid training_file: {body['training_file']}"
+            return _error(400, message, "invalid_request_error", "training_file")
+        job_id = self._new_id("ftjob")
+        method = body.get("method") or {"type": "supervised"}
+        given = (method.get("supervised") or {}).get("hyperparameters") or body.get(
+            "hyperparameters", {}
+        )
+        defaults = {"n_epochs": 3, "batch_size": 1, "learning_rate_multiplier": 1.0}
+        hyper = {k: v if given.get(k, "auto") == "auto" else given[k] for k, v in defaults.items()}
+        job = {
+            "id": job_id,
+            "object": "fine_tuning.job",
+            "created_at": int(time.time()),
+            "model": body["model"],
+            "training_file": upload.id,
+            "validation_file": body.get("validation_file"),
+            "hyperparameters": hyper,
+            "method": method,
+            "suffix": body.get("suffix"),
+            "status": "queued",
+            "fine_tuned_model": None,
+            "finished_at": None,
+            "error": None,
+            "organization_id": "org-botkit",
+            "result_files": [],
+            "seed": body.get("seed") or 42,
+            "trained_tokens": None,
+        }
+        states = deque(self.fine_tune_states)
+        self.jobs[job_id] = StubJob(job, states, dict(self.fine_tune_error))
+        self._event(self.jobs[job_id], f"Created fine-tuning job: {job_id}")
+        return web.json_response(job)
+
+    def _event(self, job: StubJob, message: str, level: str = "info", **data: Any) -> None:
+        job.events.append(
+            {
+                "id": self._new_id("ftevent"),
+                "object": "fine_tuning.job.event",
+                "created_at": int(time.time()),
+                "level": level,
+                "message": message,
+                "type": "metrics" if data else "message",
+                "data": data or None,
+            }
+        )
+
+    def _advance(self, job: StubJob) -> None:
+        """Move ``job`` to its next scripted state, with the events OpenAI sends for it."""
+        if not job.states or job.job["status"] in ("succeeded", "failed", "cancelled"):
+            return
+        state = job.states.popleft()
+        previous, job.job["status"] = job.job["status"], state
+        if state == "validating_files":
+            self._event(job, f"Validating training file: {job.job['training_file']}")
+        elif state == "running" and previous != "running":
+            self._event(job, "Fine-tuning job started")
+        elif state == "running":
+            job.steps += 1
+            loss = round(1.0 / (job.steps + 1), 4)
+            self._event(job, f"Step {job.steps}: training loss={loss}", step=job.steps, loss=loss)
+        elif state == "succeeded":
+            suffix = job.job["suffix"] or ""
+            model = f"ft:{job.job['model']}:botkit:{suffix}:{job.job['id']}"
+            job.job.update(fine_tuned_model=model, trained_tokens=1000 * (job.steps + 1))
+            self.models.append(model)
+            self._event(job, f"New fine-tuned model created: {model}")
+            self._event(job, "The job has successfully completed")
+        elif state == "failed":
+            job.job["error"] = job.error
+            self._event(job, job.error["message"], level="error")
+        if state in ("succeeded", "failed"):
+            job.job["finished_at"] = int(time.time())
+
+    def _job(self, request: web.Request) -> StubJob | None:
+        return self.jobs.get(request.match_info["job_id"])
+
+    async def _retrieve_job(self, request: web.Request) -> web.StreamResponse:
+        await self._record(request)
+        faulted = self._faulted(request)
+        if faulted is not None:
+            return faulted
+        job = self._job(request)
+        if job is None:
+            return _error(404, f"no fine-tuning job {request.match_info['job_id']}", "not_found")
+        self._advance(job)
+        return web.json_response(job.job)
+
+    async def _list_jobs(self, request: web.Request) -> web.StreamResponse:
+        await self._record(request)
+        jobs = [j.job for j in reversed(self.jobs.values())]
+        return web.json_response(_page(jobs, request))
+
+    async def _events(self, request: web.Request) -> web.StreamResponse:
+        """Events newest first, paged like OpenAI: ``after`` is the last event id already seen."""
+        await self._record(request)
+        faulted = self._faulted(request)
+        if faulted is not None:
+            return faulted
+        job = self._job(request)
+        if job is None:
+            return _error(404, f"no fine-tuning job {request.match_info['job_id']}", "not_found")
+        return web.json_response(_page(list(reversed(job.events)), request))
+
+    async def _cancel(self, request: web.Request) -> web.StreamResponse:
+        await self._record(request)
+        job = self._job(request)
+        if job is None:
+            return _error(404, f"no fine-tuning job {request.match_info['job_id']}", "not_found")
+        if job.job["status"] in ("succeeded", "failed", "cancelled"):
+            message = f"job {job.job['id']} has already {job.job['status']}"
+            return _error(400, message, "invalid_request_error")
+        job.job["status"] = "cancelled"
+        job.job["finished_at"] = int(time.time())
+        self._event(job, "Fine-tuning job cancelled")
+        return web.json_response(job.job)
+
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> StubOpenAI:
-        app = web.Application()
+        app = web.Application(client_max_size=1 << 40)  # uploads are streamed to disk
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_post("/v1/files", self._upload)
+        app.router.add_get("/v1/files", self._list_files)
+        app.router.add_get("/v1/files/{file_id}", self._get_file)
+        app.router.add_delete("/v1/files/{file_id}", self._delete_file)
+        app.router.add_post("/v1/fine_tuning/jobs", self._create_job)
+        app.router.add_get("/v1/fine_tuning/jobs", self._list_jobs)
+        app.router.add_get("/v1/fine_tuning/jobs/{job_id}", self._retrieve_job)
+        app.router.add_get("/v1/fine_tuning/jobs/{job_id}/events", self._events)
+        app.router.add_post("/v1/fine_tuning/jobs/{job_id}/cancel", self._cancel)
+        self._upload_dir = Path(tempfile.mkdtemp(prefix="stub-openai-"))
         self._loop = asyncio.new_event_loop()
         self._runner = web.AppRunner(app, access_log=None)
         ready = threading.Event()
@@ -239,12 +497,42 @@ class StubOpenAI:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
+        shutil.rmtree(self._upload_dir, ignore_errors=True)
 
     def __enter__(self) -> StubOpenAI:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _error(status: int, message: str, kind: str, param: str | None = None) -> web.Response:
+    body = {"error": {"message": message, "type": kind, "param": param, "code": None}}
+    return web.json_response(body, status=status)
+
+
+def _status_fault(fault: Fault) -> web.Response:
+    headers = {"retry-after": str(fault.retry_after)} if fault.retry_after is not None else {}
+    text = fault.message or f"stub fault {fault.status}"
+    error = {"error": {"message": text, "type": "stub", "code": None}}
+    return web.json_response(error, status=fault.status, headers=headers)
+
+
+def _drop(request: web.Request) -> web.Response:
+    """Close the connection: the client sees it dropped, without an answer."""
+    assert request.transport is not None
+    request.transport.close()
+    return web.Response()
+
+
+def _page(items: list[dict[str, Any]], request: web.Request) -> dict[str, Any]:
+    """One page of ``items`` (already in listing order): those after the ``after`` id."""
+    after = request.query.get("after")
+    limit = int(request.query.get("limit", "20"))
+    ids = [item["id"] for item in items]
+    start = ids.index(after) + 1 if after in ids else 0
+    page = items[start : start + limit]
+    return {"object": "list", "data": page, "has_more": start + limit < len(items)}
 
 
 def _pieces(text: str) -> list[str]:

@@ -1,0 +1,395 @@
+"""``botkit finetune ...``: prepare, validate and run fine-tuning jobs for a GPT's OpenAI model."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from botkit.errors import BotkitError, ModelUnreachable
+from botkit.finetune import FineTuneError, default_training_file
+from botkit.finetune.chat_data import training_rows, write_rows
+from botkit.finetune.validate import Report, token_limit, validate_file
+from botkit.terminal import warn
+
+if TYPE_CHECKING:
+    from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
+
+    from botkit.cli import Settings
+    from botkit.finetune.jobs import Hyperparameters
+    from botkit.loader import LoadedGPT
+    from botkit.spec import ModelSpec
+
+GPT_OPTION = click.option("--gpt", "gpt_name", required=True, help="The GPT to fine-tune.")
+JOB_OPTION = click.option("--job", "job_id", help="A job id (default: the GPT's last job).")
+INTERVAL_OPTION = click.option(
+    "--interval",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    help="Seconds between two looks at the job (and before the first retry on network loss).",
+)
+RETRIES_OPTION = click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=8,
+    show_default=True,
+    help="Attempts to reconnect, with doubling waits, before giving up on network loss.",
+)
+MAX_TOKENS_OPTION = click.option(
+    "--max-tokens",
+    type=click.IntRange(min=1),
+    help="Tokens one example may have (default: the base model's training limit).",
+)
+
+
+@click.group()
+def finetune() -> None:
+    """Fine-tune a GPT's model on OpenAI (or any server with OpenAI's fine-tuning API)."""
+
+
+@finetune.command()
+@GPT_OPTION
+@click.option(
+    "--data",
+    "data_files",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Labeled JSONL or CSV: the input becomes the user turn, the expected output the "
+    "assistant's answer (repeatable).",
+)
+@click.option("--input-field", help="The field holding the input (default: text or input).")
+@click.option("--expected-field", help="The field holding the answer (default: label or expected).")
+@click.option("--no-examples", is_flag=True, help="Leave out the GPT's own few-shot examples.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Where to write (default: the GPT's folder in the botkit data directory).",
+)
+@click.pass_obj
+def prepare(
+    settings: Settings,
+    gpt_name: str,
+    data_files: tuple[Path, ...],
+    input_field: str | None,
+    expected_field: str | None,
+    no_examples: bool,
+    out: Path | None,
+) -> None:
+    """Write chat-format training data (JSONL) for a GPT.
+
+    One row per example: the GPT's instructions, the user turn, the answer to learn.
+    """
+    spec = _gpt(settings, gpt_name).spec
+    out = out or default_training_file(gpt_name)
+    rows = training_rows(spec, data_files, not no_examples, input_field, expected_field)
+    count = write_rows(rows, out)
+    click.echo(f"wrote {count} example(s) to {out}")
+    click.echo(f"next: botkit finetune validate --gpt {gpt_name}")
+
+
+@finetune.command("validate")
+@click.argument("file", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--gpt", "gpt_name", help="Check the data prepared for this GPT, for its model.")
+@click.option("--model", help="Check against this base model's limits.")
+@MAX_TOKENS_OPTION
+@click.option("--epochs", type=click.IntRange(1, 50), help="For the estimate (default: auto).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_obj
+def validate_command(
+    settings: Settings,
+    file: Path | None,
+    gpt_name: str | None,
+    model: str | None,
+    max_tokens: int | None,
+    epochs: int | None,
+    as_json: bool,
+) -> None:
+    """Check training data before paying for a job.
+
+    Format, roles, empty turns, duplicates, size, token counts and label balance.
+    """
+    if file is None and gpt_name is None:
+        raise click.UsageError("give a FILE, or --gpt NAME for the data prepared for that GPT")
+    window = None
+    if gpt_name is not None:
+        spec = _gpt(settings, gpt_name).spec
+        window = None if model else spec.model.context_window
+        model = model or spec.model.name
+    path = file or default_training_file(str(gpt_name))
+    limit = max_tokens or token_limit(model or "", window)
+    report = validate_file(path, limit, epochs)
+    _show_report(report, as_json)
+    report.raise_for_errors()
+
+
+@finetune.command()
+@GPT_OPTION
+@click.option(
+    "--file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Training data (default: what `prepare` wrote for the GPT).",
+)
+@click.option("--base-model", help="The model to fine-tune (default: the GPT's model).")
+@click.option("--epochs", type=click.IntRange(1, 50), help="Passes over the data (default: auto).")
+@click.option("--batch-size", type=click.IntRange(1, 256), help="Default: auto.")
+@click.option(
+    "--learning-rate-multiplier",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Default: auto.",
+)
+@click.option("--suffix", help="Up to 64 characters to put in the fine-tuned model's name.")
+@MAX_TOKENS_OPTION
+@click.option("--follow", "then_follow", is_flag=True, help="Then follow the job until it ends.")
+@INTERVAL_OPTION
+@RETRIES_OPTION
+@click.pass_obj
+def start(
+    settings: Settings,
+    gpt_name: str,
+    file: Path | None,
+    base_model: str | None,
+    epochs: int | None,
+    batch_size: int | None,
+    learning_rate_multiplier: float | None,
+    suffix: str | None,
+    max_tokens: int | None,
+    then_follow: bool,
+    interval: float,
+    retries: int,
+) -> None:
+    """Validate the data, upload it and create the fine-tuning job."""
+    from botkit.finetune.jobs import Hyperparameters, JobRecord
+
+    if suffix is not None and not 0 < len(suffix) <= 64:
+        raise click.BadParameter("must be 1 to 64 characters", param_hint="--suffix")
+    loaded = _gpt(settings, gpt_name)
+    spec = _openai_model(loaded)
+    base = base_model or spec.name
+    path = file or default_training_file(gpt_name)
+    if file is None and not path.is_file():
+        raise FineTuneError(
+            f"no training data for {gpt_name!r}: run `botkit finetune prepare --gpt {gpt_name}`"
+        )
+    window = spec.context_window if base == spec.name else None
+    report = validate_file(path, max_tokens or token_limit(base, window), epochs)
+    _show_report(report, as_json=False)
+    report.raise_for_errors()
+    hyper = Hyperparameters(epochs, batch_size, learning_rate_multiplier)
+    file_id, job = asyncio.run(_start(spec, path, base, hyper, suffix))
+    JobRecord(gpt_name, job.id, base, file_id, str(path.absolute())).save()
+    click.echo(f"started fine-tuning job {job.id}: {base} on {report.examples} examples")
+    if then_follow:
+        _follow(loaded, job.id, interval, retries)
+    else:
+        click.echo(f"follow it with: botkit finetune follow --gpt {gpt_name}")
+
+
+@finetune.command()
+@GPT_OPTION
+@JOB_OPTION
+@click.option("--events", "count", type=click.IntRange(0, 100), default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the job and its events as JSON.")
+@click.pass_obj
+def status(
+    settings: Settings, gpt_name: str, job_id: str | None, count: int, as_json: bool
+) -> None:
+    """Show the job and its latest events.
+
+    A job that has succeeded has its model recorded for the GPT.
+    """
+    loaded = _gpt(settings, gpt_name)
+    job, events = asyncio.run(_status(_openai_model(loaded), _job_id(gpt_name, job_id), count))
+    if as_json:
+        dump = {"job": job.model_dump(mode="json"), "events": [e.model_dump() for e in events]}
+        click.echo(json.dumps(dump, indent=2))
+    else:
+        _show_job(job)
+        for event in events:
+            click.echo(_event_line(event))
+    _finished(loaded, job, to_stderr=as_json)
+
+
+@finetune.command("follow")
+@GPT_OPTION
+@JOB_OPTION
+@INTERVAL_OPTION
+@RETRIES_OPTION
+@click.pass_obj
+def follow_command(
+    settings: Settings, gpt_name: str, job_id: str | None, interval: float, retries: int
+) -> None:
+    """Follow the job's events until it ends; then use its model."""
+    _follow(_gpt(settings, gpt_name), _job_id(gpt_name, job_id), interval, retries)
+
+
+@finetune.command()
+@GPT_OPTION
+@JOB_OPTION
+@click.pass_obj
+def cancel(settings: Settings, gpt_name: str, job_id: str | None) -> None:
+    """Cancel the job."""
+    job = asyncio.run(_cancel(_openai_model(_gpt(settings, gpt_name)), _job_id(gpt_name, job_id)))
+    click.echo(f"job {job.id}: {job.status}")
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _gpt(settings: Settings, name: str) -> LoadedGPT:
+    return settings.bot().gpt(name)
+
+
+def _openai_model(loaded: LoadedGPT) -> ModelSpec:
+    """The GPT's model section, which must be an OpenAI-compatible model to fine-tune."""
+    model = loaded.spec.model
+    if model.provider != "openai":
+        raise FineTuneError(
+            f"GPT {loaded.spec.name!r} runs on {model.label}; fine-tuning needs an OpenAI model: "
+            f"set `model: openai:gpt-4o-mini-2024-07-18` (or a model mapping with base_url) in "
+            f"{loaded.path}"
+        )
+    return model
+
+
+def _job_id(gpt: str, given: str | None) -> str:
+    from botkit.finetune.jobs import JobRecord
+
+    return given or JobRecord.load(gpt).job_id
+
+
+async def _start(
+    spec: ModelSpec, path: Path, base: str, hyper: Hyperparameters, suffix: str | None
+) -> tuple[str, FineTuningJob]:
+    from botkit.finetune.jobs import FineTuning
+
+    async with FineTuning(spec) as api:
+        file_id = await api.upload(path)
+        try:
+            return file_id, await api.create(base, file_id, hyper, suffix)
+        except BotkitError:
+            await api.discard(file_id)  # leave nothing behind on the server either
+            raise
+
+
+async def _status(
+    spec: ModelSpec, job_id: str, count: int
+) -> tuple[FineTuningJob, list[FineTuningJobEvent]]:
+    from botkit.finetune.jobs import FineTuning
+
+    async with FineTuning(spec) as api:
+        job = await api.retrieve(job_id)
+        return job, (await api.latest_events(job_id, count) if count else [])
+
+
+async def _cancel(spec: ModelSpec, job_id: str) -> FineTuningJob:
+    from botkit.finetune.jobs import FineTuning
+
+    async with FineTuning(spec) as api:
+        return await api.cancel(job_id)
+
+
+def _follow(loaded: LoadedGPT, job_id: str, interval: float, retries: int) -> None:
+    from botkit.finetune.jobs import FineTuning, follow
+
+    def show(event: FineTuningJobEvent) -> None:
+        click.echo(_event_line(event))
+
+    def retrying(exc: ModelUnreachable, delay: float) -> None:
+        warn(f"{exc} (trying again in {delay:g} s)")
+
+    async def run() -> FineTuningJob:
+        async with FineTuning(_openai_model(loaded)) as api:
+            return await follow(api, job_id, show, retrying, interval, retries)
+
+    try:
+        job = asyncio.run(run())
+    except ModelUnreachable as exc:
+        raise FineTuneError(
+            f"{exc}; the job goes on: `botkit finetune follow --gpt {loaded.spec.name}` "
+            "picks it up again"
+        ) from exc
+    _finished(loaded, job)
+
+
+def _finished(loaded: LoadedGPT, job: FineTuningJob, to_stderr: bool = False) -> None:
+    """Record a succeeded job's model for the GPT; report a failed job's error."""
+    from botkit.finetune.jobs import job_error
+    from botkit.finetune.record import record_model
+
+    if job.status == "failed":
+        raise FineTuneError(f"fine-tuning job {job.id} failed: {job_error(job)}")
+    if job.status == "cancelled":
+        click.echo(f"job {job.id} was cancelled", err=to_stderr)
+    if job.status != "succeeded" or not job.fine_tuned_model:
+        return
+    model, name = job.fine_tuned_model, loaded.spec.name
+    if record_model(loaded.path, model):
+        click.echo(f"GPT {name!r} now uses {model} (recorded in {loaded.path})", err=to_stderr)
+    else:
+        click.echo(f"GPT {name!r} uses {model}", err=to_stderr)
+
+
+def _event_line(event: FineTuningJobEvent) -> str:
+    when = dt.datetime.fromtimestamp(event.created_at).strftime("%H:%M:%S")
+    level = "" if event.level == "info" else f"[{event.level}] "
+    return f"{when}  {level}{event.message}"
+
+
+def _show_job(job: FineTuningJob) -> None:
+    hyper = job.hyperparameters
+    rows = {
+        "job": job.id,
+        "status": job.status,
+        "base model": job.model,
+        "fine-tuned model": job.fine_tuned_model or "",
+        "training file": job.training_file,
+        "trained tokens": "" if job.trained_tokens is None else f"{job.trained_tokens:,}",
+        "hyperparameters": f"epochs {hyper.n_epochs}, batch size {hyper.batch_size}, "
+        f"learning rate multiplier {hyper.learning_rate_multiplier}",
+        "created": _time(job.created_at),
+        "finished": _time(job.finished_at),
+    }
+    table = Table("field", "value", show_header=False)
+    for name, value in rows.items():
+        table.add_row(name, str(value))
+    Console().print(table)
+
+
+def _time(stamp: int | None) -> str:
+    return dt.datetime.fromtimestamp(stamp).isoformat(" ", "seconds") if stamp else ""
+
+
+def _show_report(report: Report, as_json: bool) -> None:
+    for warning in report.warnings:
+        warn(warning)
+    if as_json:
+        summary = {
+            "file": str(report.path),
+            "ok": report.ok,
+            "examples": report.examples,
+            "tokens": report.tokens,
+            "longest_example_tokens": report.longest,
+            "token_limit": report.token_limit,
+            "epochs": report.epochs,
+            "training_tokens": report.training_tokens,
+            "labels": dict(report.labels or {}),
+            "errors": report.errors,
+            "more_errors": report.more_errors,
+            "warnings": report.warnings,
+        }
+        click.echo(json.dumps(summary, indent=2))
+        return
+    click.echo(
+        f"{report.path}: {report.examples} examples, about {report.tokens:,} tokens (longest "
+        f"{report.longest:,} of {report.token_limit:,} allowed); {report.epochs} epochs: about "
+        f"{report.training_tokens:,} training tokens"
+    )
+    if report.labels:
+        click.echo("labels: " + ", ".join(f"{k} {n}" for k, n in report.labels.most_common()))
