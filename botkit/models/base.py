@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable
-from typing import Literal, TypedDict
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
 
 from botkit.spec import GenerationParams, ModelSpec
 
@@ -45,6 +45,34 @@ class ChatModel(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most models hold nothing
         """Release connections or memory; the default has nothing to release."""
+
+
+@runtime_checkable
+class LabelScorer(Protocol):
+    """A model that can score how likely each label is to follow a prompt (local models)."""
+
+    async def score_labels(self, prefix: str, text: str, labels: Sequence[str]) -> list[float]:
+        """Log-probability of each label right after ``prefix + text``.
+
+        ``prefix`` is the same for many calls (instructions and examples), so implementations keep
+        it evaluated and pay only for ``text`` and the labels.
+        """
+        ...
+
+
+@runtime_checkable
+class StructuredOutput(Protocol):
+    """A model that can answer with JSON matching a schema (OpenAI structured outputs)."""
+
+    async def complete_json(
+        self,
+        messages: list[ChatMessage],
+        params: GenerationParams,
+        name: str,
+        schema: dict[str, Any],
+    ) -> Any:
+        """The model's answer parsed from JSON; the server constrains it to ``schema``."""
+        ...
 
 
 #: What a provider registers: turns a GPT's model section into a ready model.

@@ -13,12 +13,13 @@ import contextlib
 import importlib.util
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from botkit.errors import ModelError, ModelFileNotFound
 from botkit.hookspecs import hookimpl
+from botkit.models import llama_scoring
 from botkit.models.base import ChatMessage, ChatModel, ProviderFactory
 from botkit.spec import EMBEDDED_MODEL, GenerationParams, ModelSpec
 
@@ -90,6 +91,13 @@ class LocalModel(ChatModel):
     async def count_tokens(self, text: str) -> int:
         llama = await self.load()
         return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    async def score_labels(self, prefix: str, text: str, labels: Sequence[str]) -> list[float]:
+        """Each label's log-probability after ``prefix + text``; the prefix stays evaluated."""
+        llama = await self.load()
+        return await asyncio.to_thread(
+            llama_scoring.score_labels, llama, self._lock, prefix, text, labels
+        )
 
     async def stream(
         self, messages: list[ChatMessage], params: GenerationParams

@@ -6,6 +6,7 @@ connections with exponential backoff (honouring ``Retry-After``) up to ``max_ret
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
@@ -105,22 +106,57 @@ class OpenAICompatModel(ChatModel):
                 text = (choices[0].get("delta") or {}).get("content")
                 if text:
                     yield text
-        except openai.APIConnectionError as exc:
-            reason = _reason(exc)
-            raise ModelUnreachable(
-                self.base_url, f"the answer was cut off: {reason}" if started else reason
-            ) from exc
-        except openai.APIStatusError as exc:
-            raise self._status_error(exc) from exc
-        except (openai.APIResponseValidationError, ValueError) as exc:
-            raise ModelResponseError(
-                f"the model server at {self.base_url} sent a malformed answer ({exc})"
-            ) from exc
+        except (openai.APIError, ValueError) as exc:
+            raise self._error(exc, started) from exc
         if not started:
             raise ModelResponseError(f"the model server at {self.base_url} sent no answer at all")
 
+    async def complete_json(
+        self,
+        messages: list[ChatMessage],
+        params: GenerationParams,
+        name: str,
+        schema: dict[str, Any],
+    ) -> Any:
+        """One answer constrained to ``schema`` (structured outputs), parsed from its JSON."""
+        import openai
+
+        kwargs: dict[str, Any] = {k: v for k, v in params.model_dump().items() if v is not None}
+        response_format = {
+            "type": "json_schema",
+            "json_schema": {"name": name, "schema": schema, "strict": True},
+        }
+        body = {"model": self.spec.name, "messages": messages, **kwargs}
+        body["response_format"] = response_format
+        try:
+            answer = await self.client.post("/chat/completions", body=body, cast_to=object)
+            content = answer["choices"][0]["message"]["content"]  # type: ignore[index]
+            return json.loads(content)
+        except (KeyError, IndexError, TypeError, json.JSONDecodeError) as exc:
+            raise ModelResponseError(
+                f"the model server at {self.base_url} did not answer with the JSON asked for "
+                f"({type(exc).__name__}: {exc})"
+            ) from exc
+        except (openai.APIError, ValueError) as exc:
+            raise self._error(exc, started=False) from exc
+
+    def _error(self, exc: Exception, started: bool) -> Exception:
+        """The botkit error for an error of the client (or a malformed answer it could not read)."""
+        import openai
+
+        if isinstance(exc, openai.APIConnectionError):
+            reason = connection_reason(exc)
+            return ModelUnreachable(
+                self.base_url, f"the answer was cut off: {reason}" if started else reason
+            )
+        if isinstance(exc, openai.APIStatusError):
+            return self._status_error(exc)
+        return ModelResponseError(
+            f"the model server at {self.base_url} sent a malformed answer ({exc})"
+        )
+
     def _status_error(self, exc: openai.APIStatusError) -> Exception:
-        detail = _api_message(exc)
+        detail = api_message(exc)
         if exc.status_code == 401:
             env = self.spec.api_key_env or DEFAULT_KEY_ENV
             return ModelResponseError(
@@ -147,13 +183,13 @@ class OpenAICompatModel(ChatModel):
             self._client = None
 
 
-def _reason(exc: openai.APIConnectionError) -> str:
+def connection_reason(exc: openai.APIConnectionError) -> str:
     import openai
 
     return "timed out" if isinstance(exc, openai.APITimeoutError) else str(exc.__cause__ or exc)
 
 
-def _api_message(exc: openai.APIStatusError) -> str:
+def api_message(exc: openai.APIStatusError) -> str:
     body = exc.body
     if isinstance(body, dict):
         err = body.get("error", body)
