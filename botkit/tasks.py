@@ -32,6 +32,20 @@ class TaskResult(BaseModel):
     def text(self) -> str:
         return ", ".join(f"{k}: {v}" for k, v in self.model_dump().items())
 
+    def fields(self) -> list[tuple[str, str]]:
+        """(name, shown value) pairs for tables, Slack fields and Discord embed fields."""
+        return [(name, _shown(value)) for name, value in self.model_dump().items()]
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_shown(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_shown(v) for v in value)
+    return str(value)
+
 
 @dataclass(frozen=True)
 class Command:

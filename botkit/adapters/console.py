@@ -106,8 +106,7 @@ class ConsoleChat:
     def show_result(self, result: TaskResult) -> None:
         """A task's structured result as a small table of its fields."""
         table = Table(show_header=False, box=None, padding=(0, 2))
-        for field, value in result.model_dump().items():
-            shown = f"{value:.2f}" if isinstance(value, float) else str(value)
+        for field, shown in result.fields():
             table.add_row(Text(field, style="bold"), Text(shown))
         Console(file=self.out).print(table)
 

@@ -1,25 +1,43 @@
 """Classification and sentiment: the answer is always one of the declared labels, with a confidence.
 
-Method (this first version): nearest label centroid in embedding space. Each label is the mean of
-the embeddings of its description and examples; a text goes to the label whose centroid is most
-similar, and the similarities, sharpened by a softmax, give the confidence. It needs no generation
-at all, so it never answers with free text. bench/tasks.py will compare it with scoring each
-label's likelihood under the embedded model.
+Three methods, ``method: auto`` choosing by the GPT's model (bench/tasks.py has the measurements):
+
+- ``structured``: OpenAI-compatible models answer JSON constrained to the labels (structured
+  outputs), with a confidence and a rationale; an answer outside the labels is retried once.
+- ``likelihood``: local models score each label as the continuation of a prompt holding the labels
+  and examples (kept evaluated between texts), calibrated against the model's label-word bias.
+  The choice for sentiment on local models: tone needs a language model (SST-2: 0.80 against
+  0.62 for embeddings, whose bags of words miss negation).
+- ``embeddings``: nearest label centroid in embedding space; the choice for topics and intents
+  on local models (CLINC150: 0.85 at ~200 texts/s with 150 labels) and for any model with more than
+  ``MAX_LIKELIHOOD_LABELS`` labels.
+
+``multi_label: true`` answers every label scoring at least ``label_threshold``. ``none_label``
+answers "none of these" when the best label's confidence is below ``min_confidence`` (the labels
+are too alike to choose) or, with embeddings, when the text's similarity to every label is below
+``min_similarity`` (it is like none of them: bench/tasks.py measures out-of-scope recall).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import botkit
+from botkit.errors import InputError
+from botkit.models.base import LabelScorer, StructuredOutput
 from botkit.spec import EmbedderSpec
 from botkit.tasks import Command, TaskPlugin, TaskRequest, TaskResult
 
-#: Softmax temperature over cosine similarities (which sit close together for short texts).
-SHARPNESS = 20.0
+from . import structured
+from .centroids import Centroids
+from .likelihood import Likelihood
+
+#: Above this many labels, local models use embeddings (one forward pass scores few labels well).
+MAX_LIKELIHOOD_LABELS = 10
+
+Method = Literal["auto", "structured", "likelihood", "embeddings"]
 
 
 class Label(BaseModel):
@@ -35,75 +53,170 @@ class ClassificationOptions(BaseModel):
     labels: dict[str, Label | str] = Field(
         description="Label name -> a description, or {description, examples}."
     )
+    method: Method = Field("auto", description="How to choose; auto picks by the GPT's model.")
+    multi_label: bool = Field(False, description="Answer every label that applies.")
+    label_threshold: float = Field(
+        0.3, gt=0, le=1, description="With multi_label: the confidence a label needs."
+    )
     none_label: str | None = Field(
-        None, description="Answer this label when no label is similar enough (e.g. 'none')."
+        None, description="Answer this label when no label fits well enough (e.g. 'none')."
     )
     min_confidence: float = Field(0.0, ge=0, le=1, description="Below this, answer none_label.")
+    min_similarity: float = Field(
+        0.0, ge=-1, le=1, description="Embeddings: below this similarity, answer none_label."
+    )
     embedder: EmbedderSpec = EmbedderSpec()
 
     @model_validator(mode="after")
     def _two_labels(self) -> ClassificationOptions:
         if len(self.labels) < 2:
             raise ValueError("declare at least two labels")
+        if self.none_label in self.labels:
+            raise ValueError(f"none_label {self.none_label!r} must not also be a declared label")
         return self
 
+    def label_specs(self) -> dict[str, Label]:
+        return {
+            name: Label(description=label) if isinstance(label, str) else label
+            for name, label in self.labels.items()
+        }
+
+    def descriptions(self) -> dict[str, str]:
+        return {name: spec.description for name, spec in self.label_specs().items()}
+
+    def examples(self) -> dict[str, list[str]]:
+        return {name: list(spec.examples) for name, spec in self.label_specs().items()}
+
     def label_texts(self) -> dict[str, list[str]]:
-        out = {}
-        for name, label in self.labels.items():
-            spec = Label(description=label) if isinstance(label, str) else label
-            out[name] = [t for t in (spec.description or name, *spec.examples) if t]
-        return out
+        """Each label's description (or name) and examples: what its centroid is made of."""
+        return {
+            name: [spec.description or name, *spec.examples]
+            for name, spec in self.label_specs().items()
+        }
 
 
 class Classification(TaskResult):
     label: str
+    labels: list[str]
     confidence: float
     scores: dict[str, float]
+    method: str
+    rationale: str = ""
 
     def text(self) -> str:
-        return f"{self.label} ({self.confidence:.0%})"
+        return f"{', '.join(self.labels) or self.label} ({self.confidence:.0%})"
+
+    def fields(self) -> list[tuple[str, str]]:
+        top = sorted(self.scores.items(), key=lambda kv: -kv[1])[:5]
+        return [
+            ("labels" if len(self.labels) > 1 else "label", ", ".join(self.labels)),
+            ("confidence", f"{self.confidence:.0%}"),
+            ("rationale", self.rationale),
+            ("scores", ", ".join(f"{name} {score:.0%}" for name, score in top)),
+            ("method", self.method),
+        ]
 
 
 class ClassificationTask(TaskPlugin):
     name = "classification"
-    description = "One of the GPT's declared labels, with a confidence."
+    description = "One of the GPT's declared labels (or several), with a confidence."
     Options = ClassificationOptions
     commands = (Command("classify", "<text>", "Classify the text with this GPT's labels"),)
+    header = "Classify each text with one of these labels."
+    #: What ``method: auto`` uses on local models (chosen by bench/tasks.py).
+    local_method: ClassVar[str] = "embeddings"
 
     def __init__(self) -> None:
-        self._centroids: dict[tuple[str, str], tuple[list[str], Any]] = {}
-
-    def options_for(self, request: TaskRequest) -> ClassificationOptions:
-        assert isinstance(request.options, ClassificationOptions)
-        return request.options
+        self._methods: dict[tuple[str, str, str], Any] = {}
 
     async def run(self, request: TaskRequest) -> TaskResult:
-        options = self.options_for(request)
-        embedder = request.bot.embedder(options.embedder)
-        names, centroids = self._centroids_for(options, embedder)
-        vector = embedder.embed([request.text])[0]
-        sims = centroids @ vector
-        weights = np.exp(SHARPNESS * (sims - sims.max()))
-        probs = weights / weights.sum()
-        best = int(np.argmax(probs))
-        label, confidence = names[best], float(probs[best])
-        if options.none_label and confidence < options.min_confidence:
-            label = options.none_label
-        scores = {n: round(float(p), 4) for n, p in zip(names, probs, strict=True)}
-        return Classification(label=label, confidence=round(confidence, 4), scores=scores)
+        options = request.options
+        assert isinstance(options, ClassificationOptions)
+        if not request.text.strip():
+            raise InputError(f"give the text to {request.command or 'classify'}")
+        model = request.bot.model(request.gpt.model)
+        method = self._choose(options, model)
+        names = list(options.labels)
+        rationale, fit = "", None
+        if method == "structured":
+            assert isinstance(model, StructuredOutput)
+            system = structured.system_prompt(
+                request.gpt.instructions, options.descriptions(), options.examples(),
+                options.multi_label,
+            )  # fmt: skip
+            picked, confidence, rationale = await structured.classify(
+                model, system, request.text, names, options.multi_label
+            )
+            scores = {n: (confidence if n in picked else 0.0) for n in names}
+        else:
+            scorer = self._scorer(method, options, model, request)
+            scores, fit = await scorer.scores(request.text)
+            ranked = sorted(scores, key=scores.__getitem__, reverse=True)
+            picked = (
+                [n for n in ranked if scores[n] >= options.label_threshold] or ranked[:1]
+                if options.multi_label
+                else ranked[:1]
+            )
+            confidence = scores[picked[0]]
+            rationale = _rationale(method, scores, ranked, fit)
+        unlike_all = fit is not None and fit < options.min_similarity
+        if options.none_label and (not picked or confidence < options.min_confidence or unlike_all):
+            picked = []
+        label = picked[0] if picked else options.none_label or ""
+        return Classification(
+            label=label,
+            labels=picked or [label],
+            confidence=round(confidence, 4),
+            scores={n: round(v, 4) for n, v in scores.items()},
+            method=method,
+            rationale=rationale,
+        )
 
-    def _centroids_for(
-        self, options: ClassificationOptions, embedder: Any
-    ) -> tuple[list[str], Any]:
-        key = (options.model_dump_json(), embedder.label)
-        if key not in self._centroids:
-            texts = options.label_texts()
-            names = list(texts)
-            rows = [embedder.embed(texts[n]).mean(axis=0) for n in names]
-            matrix = np.vstack(rows)
-            matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
-            self._centroids[key] = (names, matrix)
-        return self._centroids[key]
+    def _choose(self, options: ClassificationOptions, model: Any) -> str:
+        method = options.method
+        if method == "auto":
+            if isinstance(model, StructuredOutput):
+                return "structured"
+            if (
+                self.local_method == "likelihood"
+                and isinstance(model, LabelScorer)
+                and len(options.labels) <= MAX_LIKELIHOOD_LABELS
+            ):
+                return "likelihood"
+            return "embeddings"
+        needs = {"structured": StructuredOutput, "likelihood": LabelScorer}.get(method)
+        if needs is not None and not isinstance(model, needs):
+            raise InputError(
+                f"method {method!r} needs a model that supports it; this GPT's model "
+                f"({model.spec.provider}) does not: use method auto or embeddings"
+            )
+        return method
+
+    def _scorer(
+        self, method: str, options: ClassificationOptions, model: Any, request: TaskRequest
+    ) -> Any:
+        """The method's scorer for these options, built once (centroids, calibration)."""
+        key = (method, options.model_dump_json(), repr(request.gpt.model))
+        if key not in self._methods:
+            if method == "likelihood":
+                self._methods[key] = Likelihood(
+                    model, self.header, options.descriptions(), options.examples()
+                )
+            else:
+                embedder = request.bot.embedder(options.embedder)
+                self._methods[key] = Centroids(embedder, options.label_texts())
+        return self._methods[key]
+
+
+def _rationale(method: str, scores: dict[str, float], ranked: list[str], fit: float | None) -> str:
+    best = ranked[0]
+    runner_up = f", then {ranked[1]} {scores[ranked[1]]:.0%}" if len(ranked) > 1 else ""
+    how = (
+        "the model finds this label the likeliest"
+        if method == "likelihood"
+        else f"closest to this label's description and examples (similarity {fit:.2f})"
+    )
+    return f"{how}: {best} {scores[best]:.0%}{runner_up}"
 
 
 SENTIMENT_LABELS: dict[str, Label | str] = {
@@ -139,6 +252,8 @@ class SentimentOptions(ClassificationOptions):
 
 
 class SentimentTask(ClassificationTask):
+    header = "Classify the sentiment of each text with one of these labels."
+    local_method = "likelihood"
     name = "sentiment"
     description = "Positive, negative or neutral (or your own labels), with a score."
     Options = SentimentOptions

@@ -1,0 +1,58 @@
+"""A task's typed result rendered for each surface: Slack blocks, a Discord embed, JSON over HTTP.
+
+Adapters send these as they are; they are plain dicts (no Slack or Discord library needed here) and
+respect each platform's limits (Slack: 10 fields of 2,000 characters per section; Discord: 25
+fields, names of 256 and values of 1,024 characters, a title of 256).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botkit.tasks import TaskResult
+
+SLACK_MAX_FIELDS, SLACK_MAX_TEXT = 10, 2000
+DISCORD_MAX_FIELDS, DISCORD_MAX_NAME, DISCORD_MAX_VALUE, DISCORD_MAX_TITLE = 25, 256, 1024, 256
+#: Discord embed colour: botkit blue.
+DISCORD_COLOUR = 0x3B82F6
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def slack_blocks(task: str, result: TaskResult) -> list[dict[str, Any]]:
+    """Block Kit blocks: the one-line answer, then the fields two by two."""
+    fields = [
+        {"type": "mrkdwn", "text": _cut(f"*{name}*\n{value}", SLACK_MAX_TEXT)}
+        for name, value in result.fields()
+    ]
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": _cut(result.text(), SLACK_MAX_TEXT)}}
+    ]
+    for start in range(0, len(fields), SLACK_MAX_FIELDS):
+        blocks.append({"type": "section", "fields": fields[start : start + SLACK_MAX_FIELDS]})
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"botkit · {task}"}]})
+    return blocks
+
+
+def discord_embed(task: str, result: TaskResult) -> dict[str, Any]:
+    """An embed (the dict ``discord.Embed.from_dict`` takes)."""
+    return {
+        "title": _cut(result.text(), DISCORD_MAX_TITLE),
+        "color": DISCORD_COLOUR,
+        "fields": [
+            {
+                "name": _cut(name, DISCORD_MAX_NAME),
+                "value": _cut(value or "-", DISCORD_MAX_VALUE),
+                "inline": len(value) <= 40,
+            }
+            for name, value in result.fields()[:DISCORD_MAX_FIELDS]
+        ],
+        "footer": {"text": f"botkit · {task}"},
+    }
+
+
+def as_json(task: str, result: TaskResult) -> dict[str, Any]:
+    """The result's fields with its task name, for the HTTP API."""
+    return {"task": task, "text": result.text(), "result": result.model_dump(mode="json")}

@@ -1,0 +1,77 @@
+"""Label likelihood under the GPT's own (local) model: what small language models do best.
+
+The prompt lists the labels with their descriptions, then the examples as ``Text: ... / Label: ...``
+pairs (interleaved across labels so no label comes last every time), then the text to classify and
+``Label:``. The model scores each label as the continuation; the instructions and examples are the
+same for every text, so the model keeps them evaluated and pays only for the new text.
+
+Small models prefer some label words whatever the text says, so the raw log-probabilities are
+calibrated: the mean scores of the declared examples (averaged per label, so every label weighs
+the same) are subtracted before the softmax. bench/tasks.py measures it against no calibration.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from botkit.models.base import LabelScorer
+
+#: Examples per label placed in the prompt (all of them still calibrate).
+MAX_SHOTS = 16
+
+
+def build_prefix(header: str, descriptions: dict[str, str], examples: dict[str, list[str]]) -> str:
+    lines = [header.strip(), ""]
+    lines += [f"- {name}: {text}" if text else f"- {name}" for name, text in descriptions.items()]
+    lines.append("")
+    rounds = itertools.zip_longest(*(
+        [(text, name) for text in texts[:MAX_SHOTS]] for name, texts in examples.items()
+    ))  # fmt: skip
+    for pair in itertools.chain.from_iterable(rounds):
+        if pair is not None:
+            lines += [f"Text: {one_line(pair[0])}", f"Label: {pair[1]}", ""]
+    return "\n".join(lines) + "\n"
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+class Likelihood:
+    def __init__(
+        self,
+        model: LabelScorer,
+        header: str,
+        descriptions: dict[str, str],
+        examples: dict[str, list[str]],
+    ) -> None:
+        self.model = model
+        self.names = list(descriptions)
+        self.choices = [f" {name}" for name in self.names]
+        self.prefix = build_prefix(header, descriptions, examples)
+        self.examples = examples
+        self.bias: np.ndarray | None = None
+
+    async def raw(self, text: str) -> np.ndarray:
+        prompt = f"Text: {one_line(text)}\nLabel:"
+        return np.array(await self.model.score_labels(self.prefix, prompt, self.choices))
+
+    async def calibrate(self) -> None:
+        """Measure the model's preference for each label word on the declared examples."""
+        per_label = [
+            np.mean([await self.raw(t) for t in texts], axis=0)
+            for texts in self.examples.values()
+            if texts
+        ]
+        self.bias = np.mean(per_label, axis=0) if per_label else np.zeros(len(self.names))
+
+    async def scores(self, text: str) -> tuple[dict[str, float], None]:
+        if self.bias is None:
+            await self.calibrate()
+        assert self.bias is not None
+        logits = await self.raw(text) - self.bias
+        probs = np.exp(logits - logits.max())
+        probs /= probs.sum()
+        return dict(zip(self.names, map(float, probs), strict=True)), None
