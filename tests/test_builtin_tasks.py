@@ -155,3 +155,20 @@ async def test_ask_generates_from_passages_on_other_models(
         bot.catalog = load_catalog(config_dir, tasks=bot.registry.tasks)
         await bot.reply_text(Message("ask anything", "plain"))
     await bot.aclose()
+
+
+async def test_a_paragraph_longer_than_the_window_goes_in_sentence_groups(
+    config_dir: Path, tmp_path: Path, openai_stub: StubOpenAI
+) -> None:
+    model = stub_model(openai_stub, context_window=200)  # room for 40 tokens (~120 characters)
+    write_gpt(config_dir, "small", model=model)
+    bot = Bot.from_config(config_dir, tmp_path / "home", (REPO / "plugins",))
+    openai_stub.responder = lambda body: body["messages"][-1]["content"].upper()
+    sentences = [f"Sentence number {n} is here to fill the small window up." for n in range(5)]
+    reply = await bot.respond(Message("translate de " + " ".join(sentences), "small")).collect()
+    sent = [user_text(r) for r in openai_stub.chat_requests]
+    assert len(sent) == 3 and " ".join(sent) == " ".join(sentences)
+    assert reply.text == " ".join(sentences).upper()
+    with pytest.raises(InputError, match=r"a sentence of \d+ tokens is too long for this model"):
+        await bot.reply_text(Message("translate de " + "word " * 100, "small"))
+    await bot.aclose()

@@ -2,14 +2,15 @@
 
 What must survive translation untouched (fenced and inline code, URLs, @mentions, {placeholders},
 glossary terms) is swapped for numbered markers before the text reaches the model and put back
-after, so even a small model cannot mangle it. Long text is translated paragraph by paragraph.
+after, so even a small model cannot mangle it. Long text is translated paragraph by paragraph, and
+a paragraph too long for the model's window sentence group by sentence group.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,6 +30,10 @@ LANGUAGES = {
     "sk": "Slovak", "sl": "Slovenian", "sv": "Swedish", "th": "Thai", "tr": "Turkish",
     "uk": "Ukrainian", "vi": "Vietnamese", "zh": "Chinese",
 }  # fmt: skip
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+#: Tokens the instructions and the chat template take around each piece.
+PROMPT_OVERHEAD = 80
 
 _PROTECTED = re.compile(
     r"```.*?```"  # fenced code
@@ -134,25 +139,49 @@ class TranslationTask(TaskPlugin):
         model = request.bot.model(request.gpt.model)
         limit = request.gpt.parameters.max_tokens or 1024
         out = []
+        # the source, then a translation about as long (twice, to be safe), must fit the window
+        room = (model.context_window - PROMPT_OVERHEAD) // 3
+        system = ChatMessage(
+            role="system",
+            content=f"Translate the user's text from {source} into {target}. Reply with the "
+            "translation only. Copy markers like ⟦0⟧ exactly where they belong.",
+        )
         for paragraph in re.split(r"(\n\s*\n)", text):
             if not paragraph.strip() or re.fullmatch(r"\n\s*\n", paragraph):
                 out.append(paragraph)
                 continue
             masked, pieces = protect(paragraph, options.glossary)
-            prompt = [
-                ChatMessage(
-                    role="system",
-                    content=f"Translate the user's text from {source} into {target}. Reply with the "
-                    "translation only. Copy markers like ⟦0⟧ exactly where they belong.",
-                ),
-                ChatMessage(role="user", content=masked),
-            ]
-            # a translation is about as long as its source: a bound stops a small model rambling
-            budget = min(limit, 2 * await model.count_tokens(masked) + 16)
-            params = GenerationParams(temperature=0.1, max_tokens=budget)
-            translated = "".join([chunk async for chunk in model.stream(prompt, params)]).strip()
-            out.append(restore(translated, pieces))
+            parts = []
+            for part in await _fitting(masked, room, model.count_tokens):
+                # a translation is about as long as its source: a bound stops a small model rambling
+                budget = min(limit, 2 * await model.count_tokens(part) + 16)
+                params = GenerationParams(temperature=0.1, max_tokens=budget)
+                prompt = [system, ChatMessage(role="user", content=part)]
+                parts.append("".join([c async for c in model.stream(prompt, params)]).strip())
+            out.append(restore(" ".join(parts), pieces))
         return Translation(translation="".join(out), target=target, source=options.source or "auto")
+
+
+async def _fitting(text: str, room: int, count: Callable[[str], Awaitable[int]]) -> list[str]:
+    """``text`` as consecutive sentence groups of at most ``room`` tokens each.
+
+    A single sentence longer than that is refused rather than cut mid-sentence.
+    """
+    if await count(text) <= room:
+        return [text]
+    groups: list[str] = []
+    for sentence in _SENTENCE_END.split(text):
+        size = await count(sentence)
+        if size > room:
+            raise InputError(
+                f"a sentence of {size} tokens is too long for this model's window (at most {room} "
+                "per piece): split it, or use a model with a larger context_window"
+            )
+        if groups and await count(f"{groups[-1]} {sentence}") <= room:
+            groups[-1] = f"{groups[-1]} {sentence}"
+        else:
+            groups.append(sentence)
+    return groups
 
 
 @botkit.hookimpl
