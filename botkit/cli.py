@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from botkit.adapters.console import run_console
+from botkit.cli_eval import eval_group
 from botkit.cli_finetune import finetune
 from botkit.cli_knowledge import knowledge
 from botkit.core.bot import Bot
@@ -145,6 +146,7 @@ def schema() -> None:
 
 cli.add_command(knowledge)
 cli.add_command(finetune)
+cli.add_command(eval_group)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -183,6 +183,25 @@ class TaskSpec(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+class EvalSpec(_Strict):
+    """A labeled data set ``botkit eval --all`` runs this GPT on, and the scores it must reach."""
+
+    data: str = Field(
+        description="JSONL or CSV file, relative to the project folder (the one holding configs/), "
+        "or to the GPT file when it starts with ./ or ../"
+    )
+    input_field: str | None = Field(None, description="The input field (default: text or input).")
+    expected_field: str | None = Field(
+        None, description="The expected-output field (default: label or expected)."
+    )
+    limit: int | None = Field(None, gt=0, description="Evaluate only the first N rows.")
+    thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description="Minimum score per metric, e.g. {accuracy: 0.8, macro_f1: 0.7, bleu: 20}; "
+        "per label as LABEL.f1 (or .precision, .recall).",
+    )
+
+
 class GPTSpec(_Strict):
     """One custom GPT."""
 
@@ -202,6 +221,9 @@ class GPTSpec(_Strict):
     starters: list[str] = Field(default_factory=list, description="Conversation starters.")
     knowledge: KnowledgeSpec | None = None
     task: TaskSpec | None = None
+    evals: list[EvalSpec] = Field(
+        default_factory=list, description="Labeled data sets and thresholds for `botkit eval`."
+    )
 
     @field_validator("instructions")
     @classmethod

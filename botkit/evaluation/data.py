@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+import random
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,7 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
 def _csv_rows(path: Path) -> Iterator[tuple[int, Any]]:
     with path.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
+        reader.fieldnames  # noqa: B018  (reads the header, so line numbers count it)
         line = reader.line_num
         for row in reader:
             yield line + 1, row
@@ -115,3 +117,61 @@ def _pick(
         f"no {role} field {wanted} (fields here: {have}; choose others with --input-field / "
         "--expected-field)",
     )
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which rows of a checked file to use: the first ``count``, or the sampled ``lines``."""
+
+    path: Path
+    input_field: str | None
+    expected_field: str | None
+    total: int  # rows checked
+    count: int  # rows selected
+    lines: frozenset[int] | None = None
+
+    def examples(self) -> Iterator[LabeledExample]:
+        """Stream the selected rows again (the file was checked; nothing is held in memory)."""
+        taken = 0
+        for example in read_examples(self.path, self.input_field, self.expected_field):
+            if taken >= self.count:
+                return
+            if self.lines is None or example.line in self.lines:
+                taken += 1
+                yield example
+
+
+def select_examples(
+    path: Path,
+    input_field: str | None = None,
+    expected_field: str | None = None,
+    limit: int | None = None,
+    seed: int | None = None,
+    check: Callable[[LabeledExample], str | None] | None = None,
+) -> Selection:
+    """Check every row of ``path`` (streamed) before any work starts, and choose the rows to use.
+
+    ``limit`` alone takes the first rows (and checks only those); with ``seed`` it takes a
+    reproducible random sample of that many rows. ``check`` returns a problem with a row (e.g. a
+    label the GPT does not know), reported as a :class:`DataError` naming its line.
+    """
+    rng = random.Random(seed) if seed is not None and limit is not None else None
+    sample: list[int] = []
+    total = 0
+    for example in read_examples(path, input_field, expected_field):
+        problem = check(example) if check else None
+        if problem:
+            raise DataError(path, example.line, problem)
+        total += 1
+        if rng is None:
+            if limit is not None and total >= limit:
+                break
+        elif len(sample) < (limit or 0):
+            sample.append(example.line)
+        else:  # reservoir sampling: every row has the same chance, one pass, `limit` ints held
+            slot = rng.randrange(total)
+            if slot < len(sample):
+                sample[slot] = example.line
+    if rng is not None:
+        return Selection(path, input_field, expected_field, total, len(sample), frozenset(sample))
+    return Selection(path, input_field, expected_field, total, total)

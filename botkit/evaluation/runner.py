@@ -1,0 +1,282 @@
+"""Run a GPT over labeled examples: concurrently with a bound, one record per example.
+
+A GPT with a task plugin is evaluated on the plugin's typed result (the label, the translation,
+the answer), called directly so no message is routed to another plugin's command; a GPT without
+one is free chat and its reply text is the prediction. Each example runs in a fresh conversation
+(no history is kept), and one failing example is recorded with its error, never stopping the run;
+only errors that would fail every example (a missing key or model file, a server that never
+answered) stop it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from botkit.core.bot import Bot
+from botkit.core.message import Message
+from botkit.errors import (
+    BotkitError,
+    InputError,
+    MissingAPIKey,
+    ModelFileNotFound,
+    ModelUnreachable,
+    PluginError,
+)
+from botkit.evaluation.data import LabeledExample
+from botkit.evaluation.metrics import Kind
+from botkit.evaluation.scoring import judge
+from botkit.evaluation.store import PredictionCache
+from botkit.loader import LoadedGPT
+from botkit.spec import GenerationParams
+from botkit.tasks import TaskPlugin, TaskRequest, TaskResult
+
+#: Fields of a row that name the knowledge source answering it (for retrieval recall@k).
+GOLD_SOURCE_FIELDS = ("source", "sources")
+
+GRADER_SYSTEM = (
+    "You grade an AI assistant's answer against a rubric. Score it from 1 (poor) to 5 "
+    "(excellent). Reply with the score only: one digit."
+)
+_SCORE = re.compile(r"[1-5]")
+
+
+@dataclass
+class EvalTarget:
+    """The GPT under evaluation, and what evaluating it means."""
+
+    gpt: LoadedGPT
+    kind: Kind
+    plugin: TaskPlugin | None = None
+    options: BaseModel | None = None
+    labels: tuple[str, ...] = ()  # classification: the answers the GPT may give
+    target: str = ""  # translation: the target language
+    top_k: int = 0  # knowledge: passages retrieved per question
+
+    @property
+    def name(self) -> str:
+        return self.gpt.spec.name
+
+    def check(self, example: LabeledExample) -> str | None:
+        """A problem with an example for this GPT (a label it cannot answer), or None."""
+        if self.kind != "classification" or not self.labels:
+            return None
+        unknown = [a for a in example.answers if a not in self.labels]
+        if unknown:
+            return (
+                f"label {unknown[0]!r} is not one of the labels of GPT {self.name!r} "
+                f"({', '.join(self.labels)})"
+            )
+        return None
+
+
+def evaluation_target(bot: Bot, name: str) -> EvalTarget:
+    gpt = bot.gpt(name)
+    spec = gpt.spec
+    top_k = spec.knowledge.top_k if spec.knowledge and spec.knowledge.sources else 0
+    if spec.task is None:
+        return EvalTarget(gpt, "chat", top_k=top_k)
+    plugin = bot.task(spec.task.plugin)
+    try:
+        options = plugin.Options.model_validate(spec.task.options)
+    except ValidationError as exc:  # the loader validated them; a plugin may have changed since
+        raise InputError(f"GPT {name!r}: task options: {exc.errors()[0]['msg']}") from exc
+    labels = getattr(options, "labels", None)
+    if isinstance(labels, dict) and labels:
+        none_label = getattr(options, "none_label", None)
+        names = (*labels, none_label) if isinstance(none_label, str) else tuple(labels)
+        return EvalTarget(gpt, "classification", plugin, options, labels=names, top_k=top_k)
+    if spec.task.plugin == "translation":
+        target = str(getattr(options, "target", None) or "")
+        return EvalTarget(gpt, "translation", plugin, options, target=target, top_k=top_k)
+    kind: Kind = "qa" if spec.task.plugin == "qa" else "chat"
+    return EvalTarget(gpt, kind, plugin, options, top_k=top_k)
+
+
+@dataclass
+class RunSettings:
+    concurrency: int = 8
+    rubric: str | None = None
+    grader: LoadedGPT | None = None
+
+
+class Runner:
+    def __init__(
+        self,
+        bot: Bot,
+        target: EvalTarget,
+        cache: PredictionCache | None,
+        settings: RunSettings,
+        sink: Callable[[dict[str, Any]], None],
+    ) -> None:
+        self.bot = bot
+        self.target = target
+        self.cache = cache
+        self.settings = settings
+        self.sink = sink
+        self.done = 0
+        self.failed = 0
+        self.cached = 0
+        self._succeeded = 0
+        self._fatal: BaseException | None = None
+
+    async def run(self, examples: Iterable[LabeledExample]) -> None:
+        """Evaluate every example; ``sink`` gets each record as soon as it is complete."""
+        width = max(1, self.settings.concurrency)
+        queue: asyncio.Queue[LabeledExample | None] = asyncio.Queue(maxsize=width * 4)
+        workers = [asyncio.ensure_future(self._work(queue)) for _ in range(width)]
+        try:
+            for example in examples:
+                if self._fatal is not None:
+                    break
+                await queue.put(example)
+            for _ in workers:
+                await queue.put(None)
+            await asyncio.gather(*workers)
+        finally:
+            for worker in workers:
+                worker.cancel()
+        if self._fatal is not None:
+            raise self._fatal
+
+    async def _work(self, queue: asyncio.Queue[LabeledExample | None]) -> None:
+        while (example := await queue.get()) is not None:
+            if self._fatal is None:
+                self.sink(await self._evaluate(example))
+
+    async def _evaluate(self, example: LabeledExample) -> dict[str, Any]:
+        started = time.perf_counter()
+        record: dict[str, Any] = {
+            "line": example.line,
+            "input": example.input,
+            "expected": example.expected,
+            "prediction": None,
+            "error": None,
+            "cached": False,
+        }
+        hit = self.cache.get(example.input) if self.cache else None
+        try:
+            if hit is not None:
+                prediction, details = hit["prediction"], dict(hit["details"])
+                record["cached"] = True
+                self.cached += 1
+            else:
+                prediction, details = await self._predict(example)
+                if self.cache is not None:
+                    self.cache.put(example.input, prediction, details)
+            self._succeeded += 1
+        except Exception as exc:
+            self._note_failure(exc)
+            record["error"] = _describe(exc)
+            record["seconds"] = round(time.perf_counter() - started, 4)
+            self.failed += 1
+            self.done += 1
+            return record
+        record["prediction"] = prediction
+        record["correct"], record["score"] = judge(self.target.kind, example.expected, prediction)
+        gold = _gold_sources(example)
+        if gold and "retrieved" in details:
+            from botkit.evaluation.metrics import source_found
+
+            details["retrieval_hit"] = source_found(gold, details["retrieved"])
+        if self.settings.rubric and self.settings.grader is not None:
+            try:
+                details["rubric"] = await self._grade(example, str(prediction))
+            except Exception as exc:  # a grading failure is shown, the prediction stays
+                details["rubric_error"] = _describe(exc)
+        record["details"] = details
+        record["seconds"] = round(time.perf_counter() - started, 4)
+        self.done += 1
+        return record
+
+    def _note_failure(self, exc: Exception) -> None:
+        if isinstance(exc, (MissingAPIKey, ModelFileNotFound)) or (
+            isinstance(exc, ModelUnreachable) and not self._succeeded
+        ):
+            self._fatal = self._fatal or exc
+
+    async def _predict(self, example: LabeledExample) -> tuple[Any, dict[str, Any]]:
+        target, spec = self.target, self.target.gpt.spec
+        details: dict[str, Any] = {}
+        if target.top_k and _gold_sources(example):
+            knowledge = self.bot.knowledge(spec.name)
+            if knowledge is not None:
+                passages = await asyncio.to_thread(knowledge.search_fresh, example.input)
+                details["retrieved"] = [p.source for p in passages]
+        if target.plugin is None:
+            message = Message(example.input, spec.name, surface="eval", thread=uuid.uuid4().hex)
+            reply = await self.bot.respond(message, tasks=False).collect()
+            if reply.citations:
+                details["sources"] = [c.where for c in reply.citations]
+            return reply.text, details
+        assert target.options is not None
+        try:
+            result = await target.plugin.run(
+                TaskRequest(example.input, spec, target.options, self.bot)
+            )
+        except BotkitError:
+            raise
+        except Exception as exc:
+            raise PluginError(f"task plugin {spec.task.plugin if spec.task else '?'} failed: "
+                              f"{type(exc).__name__}: {exc}") from exc  # fmt: skip
+        return _prediction(result, details)
+
+    async def _grade(self, example: LabeledExample, prediction: str) -> int:
+        grader = self.settings.grader
+        assert grader is not None and self.settings.rubric
+        reference = " | ".join(example.answers)
+        prompt = (
+            f"Rubric: {self.settings.rubric}\n\nQuestion:\n{example.input}\n\n"
+            f"Reference answer:\n{reference}\n\nAnswer to grade:\n{prediction}"
+        )
+        model = self.bot.model(grader.spec.model)
+        messages: list[Any] = [
+            {"role": "system", "content": GRADER_SYSTEM},
+            {"role": "user", "content": prompt},
+        ]
+        answer = "".join(
+            [c async for c in model.stream(messages, GenerationParams(temperature=0, max_tokens=8))]
+        )
+        found = _SCORE.search(answer)
+        if not found:
+            raise InputError(
+                f"the grader answered {answer.strip()[:40]!r}, not a score from 1 to 5"
+            )
+        return int(found.group())
+
+
+def _prediction(result: TaskResult, details: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    data = result.model_dump(mode="json")
+    if "label" in data:
+        labels = data.get("labels") or []
+        prediction: Any = labels if len(labels) > 1 else data["label"]
+        details.update({k: data[k] for k in ("confidence", "method") if k in data})
+    elif "translation" in data:
+        prediction = data["translation"]
+    elif "answer" in data:
+        prediction = data["answer"]
+        details.update({k: data[k] for k in ("sources", "method") if k in data})
+    else:
+        prediction = result.text()
+    return prediction, details
+
+
+def _gold_sources(example: LabeledExample) -> list[str]:
+    for name in GOLD_SOURCE_FIELDS:
+        value = example.extra.get(name)
+        if isinstance(value, str) and value:
+            return [value]
+        if isinstance(value, list):
+            return [str(v) for v in value if v]
+    return []
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, BotkitError) else f"{type(exc).__name__}: {exc}"
