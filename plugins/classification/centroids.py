@@ -1,7 +1,12 @@
-"""Nearest label centroid in embedding space: fast, needs no language model, any number of labels.
+"""Nearest label centroid, in embedding space and in word space: fast, any number of labels.
 
-Each label is the mean of the embeddings of its description and examples; a text's similarity to
-every centroid, sharpened by a softmax, gives the label scores.
+Each label has two centroids made from its description and examples: the mean of their embeddings
+(meaning) and the mean of their TF-IDF vectors over words and word pairs (wording). A text's score
+for a label mixes its cosine similarities to the two; a softmax over the labels turns the scores
+into probabilities. On CLINC150 (bench/tasks.py) the embedding centroids alone reach 0.85, the
+TF-IDF ones 0.82, the two together 0.885: intents are told apart by both. Word statistics need
+data, so wording counts fully only from ``WORDS_FULL_WEIGHT`` texts per label on (with two
+examples a label, "my" or "is" would otherwise decide).
 """
 
 from __future__ import annotations
@@ -9,23 +14,41 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
 
-#: Softmax temperature over cosine similarities (which sit close together for short texts).
+#: Softmax temperature over similarities (which sit close together for short texts).
 SHARPNESS = 20.0
+#: Texts per label (description and examples) from which wording weighs as much as meaning.
+WORDS_FULL_WEIGHT = 20
 
 
 class Centroids:
     def __init__(self, embedder: Any, label_texts: dict[str, list[str]]) -> None:
         self.embedder = embedder
         self.names = list(label_texts)
-        rows = [embedder.embed(label_texts[n]).mean(axis=0) for n in self.names]
-        matrix = np.vstack(rows)
-        self.matrix = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+        self.meaning = _normalized(
+            np.vstack([embedder.embed(label_texts[n]).mean(axis=0) for n in self.names])
+        )
+        self.words = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2))
+        self.words.fit([text for texts in label_texts.values() for text in texts])
+        wording = np.vstack([self.words.transform(label_texts[n]).mean(axis=0) for n in self.names])
+        self.wording_t = sparse.csr_matrix(_normalized(wording).T)
+        per_label = sum(map(len, label_texts.values())) / len(label_texts)
+        self.word_weight = min(1.0, per_label / WORDS_FULL_WEIGHT)
 
     async def scores(self, text: str) -> tuple[dict[str, float], float]:
-        """Each label's probability for ``text`` (softmax over centroid similarities), and the
-        best similarity itself: low when the text is like none of the labels."""
-        sims = self.matrix @ self.embedder.embed([text])[0]
+        """Each label's probability for ``text``, and the text's best similarity in meaning:
+        low when the text is like none of the labels."""
+        meaning = self.meaning @ self.embedder.embed([text])[0]
+        wording = (self.words.transform([text]) @ self.wording_t).toarray().ravel()
+        sims = (meaning + self.word_weight * wording) / (1 + self.word_weight)
         weights = np.exp(SHARPNESS * (sims - sims.max()))
         probs = weights / weights.sum()
-        return {n: float(p) for n, p in zip(self.names, probs, strict=True)}, float(sims.max())
+        return {n: float(p) for n, p in zip(self.names, probs, strict=True)}, float(meaning.max())
+
+
+def _normalized(matrix: Any) -> Any:
+    matrix = np.asarray(matrix, dtype=np.float64)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms == 0, 1, norms)
