@@ -71,7 +71,9 @@ def vader(texts: list[str]) -> list[str]:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     analyzer = SentimentIntensityAnalyzer()
-    return ["positive" if analyzer.polarity_scores(t)["compound"] >= 0 else "negative" for t in texts]
+    return [
+        "positive" if analyzer.polarity_scores(t)["compound"] >= 0 else "negative" for t in texts
+    ]
 
 
 def line(name: str, gold: list[str], predicted: list[str], rate: float | None = None) -> str:
@@ -95,7 +97,10 @@ async def sentiment(bot: Bot, n: int, seeds: int) -> None:
             labels = {}
             for label in ("positive", "negative"):
                 pool = [r["text"] for r in train if r["label"] == label]
-                labels[label] = {"description": f"a {label} review", "examples": rng.sample(pool, 16)}
+                labels[label] = {
+                    "description": f"a {label} review",
+                    "examples": rng.sample(pool, 16),
+                }
             options = {"labels": labels, "method": method}
             results, rate = await classify_all(bot, "sentiment", options, texts, raw)
             predicted = [r.label for r in results]
@@ -114,8 +119,10 @@ async def sentiment(bot: Bot, n: int, seeds: int) -> None:
 
 async def intents(bot: Bot, n: int) -> None:
     train = rows("clinc150_train.jsonl")
-    test = random.Random(0).sample(rows("clinc150_val.jsonl"), n) if n < 3000 else rows(
-        "clinc150_val.jsonl"
+    test = (
+        random.Random(0).sample(rows("clinc150_val.jsonl"), n)
+        if n < 3000
+        else rows("clinc150_val.jsonl")
     )
     oos = rows("clinc150_oos_val.jsonl")
     examples: dict[str, list[str]] = {}
@@ -133,12 +140,17 @@ async def intents(bot: Bot, n: int) -> None:
     print(line("label centroids, WordLlama", gold, [r.label for r in results], rate))
     print("   target: accuracy >= 0.88")
     print(f'   "none of these" ({len(oos)} out-of-scope queries of clinc150_oos_val):')
-    for gate, thresholds in (("min_confidence", (0.1, 0.2, 0.3)), ("min_similarity", (0.5, 0.6, 0.7))):
+    for gate, thresholds in (
+        ("min_confidence", (0.1, 0.2, 0.3)),
+        ("min_similarity", (0.5, 0.6, 0.7)),
+    ):
         for threshold in thresholds:
             options = {**options, "none_label": "oos", "min_confidence": 0, "min_similarity": -1}
             options[gate] = threshold
             kept, _ = await classify_all(bot, "classification", options, [r["text"] for r in test])
-            refused, _ = await classify_all(bot, "classification", options, [r["text"] for r in oos])
+            refused, _ = await classify_all(
+                bot, "classification", options, [r["text"] for r in oos]
+            )
             in_scope = accuracy_score(gold, [r.label for r in kept])
             recall = statistics.mean(r.label == "oos" for r in refused)
             print(
@@ -157,7 +169,9 @@ async def translate_all(bot: Bot, spec: GPTSpec, pairs: list[dict[str, Any]]) ->
 
 
 async def translation(bot: Bot, n: int) -> None:
-    print(f"Translation (NTREX-128, first {n} lines per pair; sacrebleu defaults, zh BLEU tokenize=zh)")
+    print(
+        f"Translation (NTREX-128, first {n} lines per pair; sacrebleu defaults, zh BLEU tokenize=zh)"
+    )
     stub = StubOpenAI()
     references: dict[str, str] = {}
     stub.responder = lambda body: references.get(_marked_source(body), "")
@@ -167,7 +181,10 @@ async def translation(bot: Bot, n: int) -> None:
             refs = [p["target"] for p in pairs]
             for name, model in (
                 ("embedded SmolLM2-135M", ModelSpec(provider="local")),
-                ("stub answering the reference", ModelSpec(provider="openai", name="stub-model", base_url=stub.url)),
+                (
+                    "stub answering the reference",
+                    ModelSpec(provider="openai", name="stub-model", base_url=stub.url),
+                ),
             ):
                 references.clear()
                 references.update({p["source"]: p["target"] for p in pairs})

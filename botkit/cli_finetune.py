@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from botkit.errors import BotkitError, ModelUnreachable
+from botkit.evaluation.data import DataError
 from botkit.finetune import FineTuneError, default_training_file
 from botkit.finetune.chat_data import training_rows, write_rows
 from botkit.finetune.validate import Report, token_limit, validate_file
@@ -393,3 +395,69 @@ def _show_report(report: Report, as_json: bool) -> None:
     )
     if report.labels:
         click.echo("labels: " + ", ".join(f"{k} {n}" for k, n in report.labels.most_common()))
+
+
+@finetune.command("local")
+@GPT_OPTION
+@click.option(
+    "--data",
+    "data_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Labeled JSONL or CSV to train on (text/input and label/expected fields).",
+)
+@click.option("--input-field", help="The field holding the input (default: text or input).")
+@click.option("--expected-field", help="The field holding the label (default: label or expected).")
+@click.option("--remove", is_flag=True, help="Delete the GPT's trained head instead.")
+@click.pass_obj
+def local(
+    settings: Settings,
+    gpt_name: str,
+    data_path: Path | None,
+    input_field: str | None,
+    expected_field: str | None,
+    remove: bool,
+) -> None:
+    """Train a classifier head for a classification or sentiment GPT (no API, no GPU).
+
+    The GPT uses the head from then on; compare with `botkit eval` before and after.
+    """
+    from botkit.evaluation.data import read_examples
+    from botkit.evaluation.runner import evaluation_target
+    from botkit.finetune import local_head
+    from botkit.settings import data_dir
+
+    bot = settings.bot()
+    target = evaluation_target(bot, gpt_name)
+    folder = local_head.head_dir(data_dir(), gpt_name)
+    if remove:
+        existed = folder.exists()
+        shutil.rmtree(folder, ignore_errors=True)
+        click.echo(f"removed the trained head of {gpt_name}" if existed else "no head to remove")
+        return
+    if target.kind != "classification" or target.options is None:
+        raise FineTuneError(
+            f"GPT {gpt_name!r} is not a classification or sentiment GPT; a local head only helps "
+            "those (fine-tune other GPTs on OpenAI with `botkit finetune prepare/start`)"
+        )
+    if data_path is None:
+        raise click.UsageError("give the labeled data with --data FILE")
+    texts, labels = [], []
+    for example in read_examples(data_path, input_field, expected_field):
+        problem = target.check(example)
+        if problem:
+            raise DataError(data_path, example.line, problem)
+        texts.append(example.input)
+        labels.append(example.answers[0])
+    spec = target.options.embedder  # type: ignore[attr-defined]
+    embedder = bot.embedder(spec)
+    with Console(stderr=True).status(f"training on {len(texts)} examples..."):
+        head = local_head.train(embedder, texts, labels, spec.model_dump(mode="json"))
+        local_head.save(head, folder)
+    info = head.info
+    click.echo(
+        f"trained {gpt_name}'s head on {info['examples']} examples of {len(info['label_counts'])} "
+        f"labels in {info['train_seconds']} s (data {info['data_hash']}); saved in {folder}"
+    )
+    click.echo(
+        f"{gpt_name} now classifies with it: compare with `botkit eval --gpt {gpt_name} ...`"
+    )

@@ -75,5 +75,10 @@ class TaskPlugin(ABC):
     async def run(self, request: TaskRequest) -> TaskResult:
         """Do the task; raise ``botkit.InputError`` for input it cannot handle."""
 
+    def fingerprint(self, request: TaskRequest) -> str:
+        """What, besides the GPT file, decides this task's answers for this GPT (e.g. a trained
+        head's data hash); ``botkit eval`` keys its cached predictions on it. Default: nothing."""
+        return ""
+
 
 TaskFactory = Callable[[], TaskPlugin]

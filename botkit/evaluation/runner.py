@@ -64,6 +64,12 @@ class EvalTarget:
     def name(self) -> str:
         return self.gpt.spec.name
 
+    def fingerprint(self, bot: Bot) -> str:
+        """The task's state beyond the GPT file (see :meth:`TaskPlugin.fingerprint`)."""
+        if self.plugin is None or self.options is None:
+            return ""
+        return self.plugin.fingerprint(TaskRequest("", self.gpt.spec, self.options, bot))
+
     def check(self, example: LabeledExample) -> str | None:
         """A problem with an example for this GPT (a label it cannot answer), or None."""
         if self.kind != "classification" or not self.labels:

@@ -23,10 +23,16 @@ from botkit.finetune.atomic import atomic_write_text
 from botkit.spec import GPTSpec
 
 
-def gpt_version(spec: GPTSpec) -> str:
-    """A hash of everything in the GPT file that can change its answers (not its ``evals``)."""
+def gpt_version(spec: GPTSpec, fingerprint: str = "") -> str:
+    """A hash of everything that can change a GPT's answers: its file (not its ``evals``) and its
+    task's ``fingerprint`` (a trained head, say)."""
     dump = spec.model_dump(mode="json", exclude={"evals", "starters", "description"})
-    return hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).hexdigest()[:16]
+    text = (
+        json.dumps([dump, fingerprint], sort_keys=True)
+        if fingerprint
+        else json.dumps(dump, sort_keys=True)
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def input_key(text: str) -> str:

@@ -14,8 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 #: Softmax temperature over similarities (which sit close together for short texts).
 SHARPNESS = 20.0
@@ -25,6 +23,9 @@ WORDS_FULL_WEIGHT = 20
 
 class Centroids:
     def __init__(self, embedder: Any, label_texts: dict[str, list[str]]) -> None:
+        from scipy import sparse  # scikit-learn takes seconds to import: only when needed
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         self.embedder = embedder
         self.names = list(label_texts)
         self.meaning = _normalized(
