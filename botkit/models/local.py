@@ -4,6 +4,10 @@
 inside its wheel: no key, no network, no download, ever. ``model: local:/path/to/any.gguf`` runs
 another GGUF. Each file loads once per process, on first use, in a worker thread; generation also
 runs in a worker thread (one at a time per loaded model), streaming tokens back to the event loop.
+
+Scoring labels (classification) evaluates prompts rather than generating, and llama.cpp's fast CPU
+matrix kernels cover F16 but not Q4_1: for small models it runs on an F16 copy of the file, made
+once under the data directory (1.9x the texts/s in bench, the same accuracy).
 """
 
 from __future__ import annotations
@@ -21,9 +25,13 @@ from botkit.errors import ModelError, ModelFileNotFound
 from botkit.hookspecs import hookimpl
 from botkit.models import llama_scoring
 from botkit.models.base import ChatMessage, ChatModel, ProviderFactory
+from botkit.settings import data_dir
 from botkit.spec import EMBEDDED_MODEL, GenerationParams, ModelSpec
 
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+#: Files up to this size get an F16 copy for label scoring (it takes about 3x their size).
+SCORING_COPY_MAX_BYTES = 400 * 2**20
+
 #: Context used when the GPT sets none: enough for instructions, examples and a real conversation,
 #: small enough that a 2-core machine evaluates a full prompt in seconds.
 DEFAULT_CONTEXT = 4096
@@ -57,6 +65,34 @@ def load_llama(path: Path, n_ctx: int) -> tuple[Any, threading.Lock]:
         return _loaded[key]
 
 
+def scoring_copy(path: Path, folder: Path) -> Path:
+    """An F16 copy of a small quantized GGUF (made once, atomically), or ``path`` itself."""
+    stat = path.stat()
+    if stat.st_size > SCORING_COPY_MAX_BYTES or ".F16." in path.name:
+        return path
+    copy = folder / f"{path.stem}.{stat.st_size}-{stat.st_mtime_ns}.F16.gguf"
+    if copy.is_file():
+        return copy
+    import ctypes
+
+    import llama_cpp
+
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = copy.with_suffix(f".partial-{os.getpid()}")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_F16
+    params.allow_requantize = True
+    params.nthread = os.cpu_count() or 1
+    failed = llama_cpp.llama_model_quantize(
+        str(path).encode(), str(partial).encode(), ctypes.byref(params)
+    )
+    if failed or not partial.is_file():
+        partial.unlink(missing_ok=True)
+        return path  # not worth failing over: scoring simply runs on the original
+    os.replace(partial, copy)
+    return copy
+
+
 class LocalModel(ChatModel):
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
@@ -71,6 +107,7 @@ class LocalModel(ChatModel):
         self._n_ctx = spec.context_window or DEFAULT_CONTEXT
         self._llama: Any = None
         self._lock = threading.Lock()
+        self._scorer: tuple[Any, threading.Lock] | None = None
 
     @property
     def context_window(self) -> int:
@@ -94,9 +131,13 @@ class LocalModel(ChatModel):
 
     async def score_labels(self, prefix: str, text: str, labels: Sequence[str]) -> list[float]:
         """Each label's log-probability after ``prefix + text``; the prefix stays evaluated."""
-        llama = await self.load()
+        await self.load()  # the same clear errors as for chat, for a missing or bad file
+        if self._scorer is None:
+            path = await asyncio.to_thread(scoring_copy, self.path, data_dir() / "models")
+            self._scorer = await asyncio.to_thread(load_llama, path, self._n_ctx)
+        llama, lock = self._scorer
         return await asyncio.to_thread(
-            llama_scoring.score_labels, llama, self._lock, prefix, text, labels
+            llama_scoring.score_labels, llama, lock, prefix, text, labels
         )
 
     async def stream(

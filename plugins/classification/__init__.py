@@ -127,7 +127,8 @@ class ClassificationTask(TaskPlugin):
     description = "One of the GPT's declared labels (or several), with a confidence."
     Options = ClassificationOptions
     commands = (Command("classify", "<text>", "Classify the text with this GPT's labels"),)
-    header = "Classify each text with one of these labels."
+    #: How the likelihood prompt puts the question, and the word before each answer.
+    question, answer_field = "Classify each text", "Label"
     #: What ``method: auto`` uses on local models (chosen by bench/tasks.py).
     local_method: ClassVar[str] = "embeddings"
 
@@ -249,7 +250,11 @@ class ClassificationTask(TaskPlugin):
                 self._methods[key] = Trained(head, embedder, list(options.labels))
             elif method == "likelihood":
                 self._methods[key] = Likelihood(
-                    model, self.header, options.descriptions(), options.examples()
+                    model,
+                    self.question,
+                    self.answer_field,
+                    options.descriptions(),
+                    options.examples(),
                 )
             else:
                 embedder = request.bot.embedder(options.embedder)
@@ -302,7 +307,7 @@ class SentimentOptions(ClassificationOptions):
 
 
 class SentimentTask(ClassificationTask):
-    header = "Classify the sentiment of each text with one of these labels."
+    question, answer_field = "Classify the sentiment of each text", "Sentiment"
     local_method = "likelihood"
     name = "sentiment"
     description = "Positive, negative or neutral (or your own labels), with a score."

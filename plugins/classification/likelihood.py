@@ -1,13 +1,15 @@
 """Label likelihood under the GPT's own (local) model: what small language models do best.
 
-The prompt lists the labels with their descriptions, then the examples as ``Text: ... / Label: ...``
-pairs (interleaved across labels so no label comes last every time), then the text to classify and
-``Label:``. The model scores each label as the continuation; the instructions and examples are the
-same for every text, so the model keeps them evaluated and pays only for the new text.
+The prompt names the labels, then shows a few examples as ``Text: ...`` / ``Label: ...`` pairs
+(``Sentiment:`` for sentiment; interleaved across labels so no label always comes last), then the
+text to classify. The model scores each label as the continuation. The instructions and examples
+are the same for every text, so the model keeps them evaluated and pays only for the new text.
 
 Small models prefer some label words whatever the text says, so the raw log-probabilities are
 calibrated: the mean scores of the declared examples (averaged per label, so every label weighs
-the same) are subtracted before the softmax. bench/tasks.py measures it against no calibration.
+the same) are subtracted before the softmax. Measured on SST-2 with SmolLM2-135M (bench/tasks.py,
+500 reviews, 3 seeds): 4 examples a label beat 16 (a long prompt confuses a 135M model), and
+calibration takes "Text/Label" from 0.66 to 0.73 and "Text/Sentiment" higher still.
 """
 
 from __future__ import annotations
@@ -18,20 +20,28 @@ import numpy as np
 
 from botkit.models.base import LabelScorer
 
-#: Examples per label placed in the prompt (all of them still calibrate).
-MAX_SHOTS = 16
+#: Examples per label shown in the prompt.
+MAX_SHOTS = 4
+#: Examples per label scored to measure the model's bias.
+MAX_CALIBRATION = 16
 
 
-def build_prefix(header: str, descriptions: dict[str, str], examples: dict[str, list[str]]) -> str:
-    lines = [header.strip(), ""]
-    lines += [f"- {name}: {text}" if text else f"- {name}" for name, text in descriptions.items()]
-    lines.append("")
+def build_prefix(
+    task: str, field: str, descriptions: dict[str, str], examples: dict[str, list[str]]
+) -> str:
+    names = list(descriptions)
+    lines = [f"{task} as {', '.join(names[:-1])} or {names[-1]}.", ""]
+    if not all(examples.get(name) for name in names):  # a label known only by its description
+        lines += [
+            f"- {name}: {text}" if text else f"- {name}" for name, text in descriptions.items()
+        ]
+        lines.append("")
     rounds = itertools.zip_longest(*(
         [(text, name) for text in texts[:MAX_SHOTS]] for name, texts in examples.items()
     ))  # fmt: skip
     for pair in itertools.chain.from_iterable(rounds):
         if pair is not None:
-            lines += [f"Text: {one_line(pair[0])}", f"Label: {pair[1]}", ""]
+            lines += [f"Text: {one_line(pair[0])}", f"{field}: {pair[1]}", ""]
     return "\n".join(lines) + "\n"
 
 
@@ -43,25 +53,27 @@ class Likelihood:
     def __init__(
         self,
         model: LabelScorer,
-        header: str,
+        task: str,
+        field: str,
         descriptions: dict[str, str],
         examples: dict[str, list[str]],
     ) -> None:
         self.model = model
+        self.field = field
         self.names = list(descriptions)
         self.choices = [f" {name}" for name in self.names]
-        self.prefix = build_prefix(header, descriptions, examples)
+        self.prefix = build_prefix(task, field, descriptions, examples)
         self.examples = examples
         self.bias: np.ndarray | None = None
 
     async def raw(self, text: str) -> np.ndarray:
-        prompt = f"Text: {one_line(text)}\nLabel:"
+        prompt = f"Text: {one_line(text)}\n{self.field}:"
         return np.array(await self.model.score_labels(self.prefix, prompt, self.choices))
 
     async def calibrate(self) -> None:
         """Measure the model's preference for each label word on the declared examples."""
         per_label = [
-            np.mean([await self.raw(t) for t in texts], axis=0)
+            np.mean([await self.raw(t) for t in texts[:MAX_CALIBRATION]], axis=0)
             for texts in self.examples.values()
             if texts
         ]
