@@ -28,6 +28,9 @@ class TaskResult(BaseModel):
     """What a task returns. Subclasses add typed fields; ``text()`` is the plain rendering."""
 
     model_config = ConfigDict(frozen=True)
+    #: The result is prose to read (a translation, an answer): surfaces show ``text()`` as the
+    #: reply rather than a table of fields.
+    prose: ClassVar[bool] = False
 
     def text(self) -> str:
         return ", ".join(f"{k}: {v}" for k, v in self.model_dump().items())

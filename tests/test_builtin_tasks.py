@@ -172,3 +172,22 @@ async def test_a_paragraph_longer_than_the_window_goes_in_sentence_groups(
     with pytest.raises(InputError, match=r"a sentence of \d+ tokens is too long for this model"):
         await bot.reply_text(Message("translate de " + "word " * 100, "small"))
     await bot.aclose()
+
+
+async def test_the_gpts_examples_are_earlier_turns_of_each_translation(
+    config_dir: Path, tmp_path: Path, openai_stub: StubOpenAI
+) -> None:
+    examples = [{"user": "Thank you.", "assistant": "Merci."}]
+    task = {"plugin": "translation", "options": {"target": "fr"}}
+    write_gpt(config_dir, "to-french", model=stub_model(openai_stub), examples=examples, task=task)
+    bot = Bot.from_config(config_dir, tmp_path / "home", (REPO / "plugins",))
+    openai_stub.reply("Bonjour.")
+    reply = await bot.respond(Message("Hello.", "to-french")).collect()
+    sent = openai_stub.chat_requests[0].body["messages"]
+    assert [(m["role"], m["content"]) for m in sent[1:]] == [
+        ("user", "Thank you."),
+        ("assistant", "Merci."),
+        ("user", "Hello."),
+    ]
+    assert reply.result is not None and reply.result.prose and reply.text == "Bonjour."
+    await bot.aclose()

@@ -90,7 +90,7 @@ class ConsoleChat:
         wrote = False
         try:
             async for chunk in reply:
-                if reply.result is not None and self.interactive:
+                if reply.result is not None and self.interactive and not reply.result.prose:
                     self.show_result(reply.result)
                     return
                 self.out.write(chunk)

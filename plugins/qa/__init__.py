@@ -32,6 +32,7 @@ class QAOptions(BaseModel):
 
 
 class Answer(TaskResult):
+    prose = True
     answer: str
     sources: list[str]
     method: str

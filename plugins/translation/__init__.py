@@ -108,6 +108,7 @@ class TranslationOptions(BaseModel):
 
 
 class Translation(TaskResult):
+    prose = True
     translation: str
     target: str
     source: str
@@ -146,6 +147,13 @@ class TranslationTask(TaskPlugin):
             content=f"Translate the user's text from {source} into {target}. Reply with the "
             "translation only. Copy markers like ⟦0⟧ exactly where they belong.",
         )
+        # the GPT's own examples, as earlier turns: a small model follows them best
+        shots: list[ChatMessage] = []
+        for example in request.gpt.examples:
+            shots += [
+                ChatMessage(role="user", content=example.user),
+                ChatMessage(role="assistant", content=example.assistant),
+            ]
         for paragraph in re.split(r"(\n\s*\n)", text):
             if not paragraph.strip() or re.fullmatch(r"\n\s*\n", paragraph):
                 out.append(paragraph)
@@ -156,7 +164,7 @@ class TranslationTask(TaskPlugin):
                 # a translation is about as long as its source: a bound stops a small model rambling
                 budget = min(limit, 2 * await model.count_tokens(part) + 16)
                 params = GenerationParams(temperature=0.1, max_tokens=budget)
-                prompt = [system, ChatMessage(role="user", content=part)]
+                prompt = [system, *shots, ChatMessage(role="user", content=part)]
                 parts.append("".join([c async for c in model.stream(prompt, params)]).strip())
             out.append(restore(" ".join(parts), pieces))
         return Translation(translation="".join(out), target=target, source=options.source or "auto")
