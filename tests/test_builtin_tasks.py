@@ -191,3 +191,15 @@ async def test_the_gpts_examples_are_earlier_turns_of_each_translation(
     ]
     assert reply.result is not None and reply.result.prose and reply.text == "Bonjour."
     await bot.aclose()
+
+
+async def test_the_source_language_is_detected_and_text_already_in_the_target_is_kept(
+    translator: Bot, openai_stub: StubOpenAI
+) -> None:
+    openai_stub.reply("Où est la gare ?")
+    reply = await translator.respond(Message("translate fr Wo ist der Bahnhof?", "chat")).collect()
+    assert "from German into French" in openai_stub.chat_requests[0].body["messages"][0]["content"]
+    assert reply.result is not None and reply.result.model_dump()["source"] == "German"
+    french = "La réunion est déplacée à jeudi."
+    same = await translator.respond(Message(f"translate fr {french}", "chat")).collect()
+    assert same.text == french and len(openai_stub.chat_requests) == 1

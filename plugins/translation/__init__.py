@@ -9,6 +9,7 @@ a paragraph too long for the model's window sentence group by sentence group.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -31,6 +32,8 @@ LANGUAGES = {
     "uk": "Ukrainian", "vi": "Vietnamese", "zh": "Chinese",
 }  # fmt: skip
 
+#: lingua's confidence below which the source language counts as unknown.
+MIN_DETECTION_CONFIDENCE = 0.8
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 #: Tokens the instructions and the chat template take around each piece.
 PROMPT_OVERHEAD = 80
@@ -56,6 +59,35 @@ def language_name(given: str) -> str:
     close = difflib.get_close_matches(key, list(by_name), n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(by_name[c] for c in close)}?" if close else ""
     raise InputError(f"unknown language {given!r}{hint} (a name like French or a code like fr)")
+
+
+@functools.cache
+def _detector() -> Any:
+    from lingua import IsoCode639_1, LanguageDetectorBuilder  # its models load on first use
+
+    codes = [
+        getattr(IsoCode639_1, code.upper())
+        for code in LANGUAGES
+        if hasattr(IsoCode639_1, code.upper())
+    ]
+    return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).with_low_accuracy_mode().build()
+
+
+def detect_language(text: str) -> str | None:
+    """The language ``text`` is written in (a name of LANGUAGES), or None when unsure.
+
+    lingua's low-accuracy mode (a few MB of n-grams per language, shipped in its wheel; the
+    high-accuracy mode takes 10 s and 600 MB to load and still misreads three-word phrases).
+
+    Code, URLs and the like are left out first: they would vote for English.
+    """
+    prose = _PROTECTED.sub(" ", text)
+    if not prose.strip():
+        return None
+    best = _detector().compute_language_confidence_values(prose)[0]
+    if best.value < MIN_DETECTION_CONFIDENCE:  # short texts ("Hello.") are often ambiguous
+        return None
+    return LANGUAGES.get(best.language.iso_code_639_1.name.lower())
 
 
 def protect(text: str, glossary: dict[str, str]) -> tuple[str, list[str]]:
@@ -101,7 +133,7 @@ class TranslationOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     target: str | None = Field(None, description="Default target language (name or code).")
-    source: str | None = Field(None, description="Source language; omitted: the model detects it.")
+    source: str | None = Field(None, description="Source language; omitted: detected.")
     glossary: dict[str, str] = Field(
         default_factory=dict, description="Term -> its fixed translation."
     )
@@ -136,7 +168,9 @@ class TranslationTask(TaskPlugin):
             raise InputError("which language? translate <language> <text>, or set options.target")
         if not text.strip():
             raise InputError("nothing to translate: translate <language> <text>")
-        source = language_name(options.source) if options.source else "the source language"
+        source = language_name(options.source) if options.source else detect_language(text)
+        if source == target:  # already in the target language: nothing for the model to do
+            return Translation(translation=text, target=target, source=source)
         model = request.bot.model(request.gpt.model)
         limit = request.gpt.parameters.max_tokens or 1024
         out = []
@@ -144,7 +178,8 @@ class TranslationTask(TaskPlugin):
         room = (model.context_window - PROMPT_OVERHEAD) // 3
         system = ChatMessage(
             role="system",
-            content=f"Translate the user's text from {source} into {target}. Reply with the "
+            content=f"Translate the user's text from {source or 'its language'} into {target}. "
+            "Reply with the "
             "translation only. Copy markers like ⟦0⟧ exactly where they belong.",
         )
         # the GPT's own examples, as earlier turns: a small model follows them best
@@ -167,7 +202,7 @@ class TranslationTask(TaskPlugin):
                 prompt = [system, *shots, ChatMessage(role="user", content=part)]
                 parts.append("".join([c async for c in model.stream(prompt, params)]).strip())
             out.append(restore(" ".join(parts), pieces))
-        return Translation(translation="".join(out), target=target, source=options.source or "auto")
+        return Translation(translation="".join(out), target=target, source=source or "unknown")
 
 
 async def _fitting(text: str, room: int, count: Callable[[str], Awaitable[int]]) -> list[str]:
