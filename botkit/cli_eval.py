@@ -113,6 +113,8 @@ def eval_group(
     settings: Settings = ctx.obj
     if run_all == bool(gpt_name):
         raise click.UsageError("give --gpt NAME (with --data FILE or an evals: section) or --all")
+    if run_all and data is not None:
+        raise click.UsageError("--all runs each GPT's evals: section; --data goes with --gpt NAME")
     if bool(rubric) != bool(grader_name):
         raise click.UsageError("--rubric and --grader go together")
     bot = _bot(settings)

@@ -443,7 +443,11 @@ def local(
         raise click.UsageError("give the labeled data with --data FILE")
     texts, labels = [], []
     for example in read_examples(data_path, input_field, expected_field):
-        problem = target.check(example)
+        problem = target.check(example) or (
+            "a local head learns one label per text; this row has several"
+            if len(example.answers) > 1
+            else None
+        )
         if problem:
             raise DataError(data_path, example.line, problem)
         texts.append(example.input)

@@ -2,7 +2,7 @@
 
 Adapters send these as they are; they are plain dicts (no Slack or Discord library needed here) and
 respect each platform's limits (Slack: 10 fields of 2,000 characters per section; Discord: 25
-fields, names of 256 and values of 1,024 characters, a title of 256).
+fields, names of 256 and values of 1,024 characters, a title of 256, 6,000 in all).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from botkit.tasks import TaskResult
 
 SLACK_MAX_FIELDS, SLACK_MAX_TEXT = 10, 2000
 DISCORD_MAX_FIELDS, DISCORD_MAX_NAME, DISCORD_MAX_VALUE, DISCORD_MAX_TITLE = 25, 256, 1024, 256
+DISCORD_MAX_TOTAL = 6000
 #: Discord embed colour: botkit blue.
 DISCORD_COLOUR = 0x3B82F6
 
@@ -37,20 +38,18 @@ def slack_blocks(task: str, result: TaskResult) -> list[dict[str, Any]]:
 
 
 def discord_embed(task: str, result: TaskResult) -> dict[str, Any]:
-    """An embed (the dict ``discord.Embed.from_dict`` takes)."""
-    return {
-        "title": _cut(result.text(), DISCORD_MAX_TITLE),
-        "color": DISCORD_COLOUR,
-        "fields": [
-            {
-                "name": _cut(name, DISCORD_MAX_NAME),
-                "value": _cut(value or "-", DISCORD_MAX_VALUE),
-                "inline": len(value) <= 40,
-            }
-            for name, value in result.fields()[:DISCORD_MAX_FIELDS]
-        ],
-        "footer": {"text": f"botkit · {task}"},
-    }
+    """An embed (the dict ``discord.Embed.from_dict`` takes); fields that would pass Discord's
+    total size are left out."""
+    title, footer = _cut(result.text(), DISCORD_MAX_TITLE), f"botkit · {task}"
+    used = len(title) + len(footer)
+    fields = []
+    for name, value in result.fields()[:DISCORD_MAX_FIELDS]:
+        name, value = _cut(name, DISCORD_MAX_NAME), _cut(value or "-", DISCORD_MAX_VALUE)
+        used += len(name) + len(value)
+        if used > DISCORD_MAX_TOTAL:
+            break
+        fields.append({"name": name, "value": value, "inline": len(value) <= 40})
+    return {"title": title, "color": DISCORD_COLOUR, "fields": fields, "footer": {"text": footer}}
 
 
 def as_json(task: str, result: TaskResult) -> dict[str, Any]:

@@ -160,7 +160,7 @@ async def test_ask_generates_from_passages_on_other_models(
 async def test_a_paragraph_longer_than_the_window_goes_in_sentence_groups(
     config_dir: Path, tmp_path: Path, openai_stub: StubOpenAI
 ) -> None:
-    model = stub_model(openai_stub, context_window=200)  # room for 40 tokens (~120 characters)
+    model = stub_model(openai_stub, context_window=260)  # ~52 tokens (~156 characters) a piece
     write_gpt(config_dir, "small", model=model)
     bot = Bot.from_config(config_dir, tmp_path / "home", (REPO / "plugins",))
     openai_stub.responder = lambda body: body["messages"][-1]["content"].upper()
@@ -190,6 +190,16 @@ async def test_the_gpts_examples_are_earlier_turns_of_each_translation(
         ("user", "Hello."),
     ]
     assert reply.result is not None and reply.result.prose and reply.text == "Bonjour."
+    # another GPT's examples teach another job: `translate` there sends none of them
+    write_gpt(
+        config_dir,
+        "mood",
+        model=stub_model(openai_stub),
+        examples=[{"user": "Great!", "assistant": "positive"}],
+    )
+    bot.catalog = load_catalog(config_dir, tasks=bot.registry.tasks)
+    await bot.respond(Message("translate fr Hello.", "mood")).collect()
+    assert [m["role"] for m in openai_stub.chat_requests[1].body["messages"]] == ["system", "user"]
     await bot.aclose()
 
 

@@ -123,7 +123,8 @@ def test_show_errors_lists_the_mistakes_and_html_copy(
     config: Path, data: Path, tmp_path: Path
 ) -> None:
     html = tmp_path / "out" / "report.html"
-    assert botkit(config, "eval", "--gpt", "mood", "--data", str(data), "--html", str(html))
+    result = botkit(config, "eval", "--gpt", "mood", "--data", str(data), "--html", str(html))
+    assert result.returncode == 0, result.stderr
     assert html.read_text(encoding="utf-8").startswith("<!doctype html>")
     shown = botkit(config, "eval", "show", "mood", "--errors")
     assert shown.returncode == 0, shown.stderr
@@ -423,3 +424,10 @@ def test_an_unreachable_model_stops_the_run_and_leaves_nothing(
     assert result.returncode == 1
     assert "cannot reach the model server at http://127.0.0.1:9/v1" in result.stderr
     assert "Traceback" not in result.stderr and runs() == []
+
+
+def test_a_file_that_is_not_utf8_is_one_located_error(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes("text,label\nfine,positive\ncaf\xe9 cr\xe8me,negative\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"excel.csv:\d+: not UTF-8 text"):
+        select_examples(path)

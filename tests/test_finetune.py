@@ -652,4 +652,3 @@ def test_the_botkit_command_prepares_starts_and_follows_a_job(
     assert start.returncode == 0, start.stderr
     assert "The job has successfully completed" in start.stdout
     assert "now uses ft:stub-model:botkit::" in start.stdout
-    assert "now uses ft:stub-model:botkit::" in start.stdout

@@ -52,10 +52,17 @@ def read_examples(
     if not path.is_file():
         raise DataError(path, None, "no such file")
     rows = _csv_rows(path) if path.suffix.lower() == ".csv" else _jsonl_rows(path)
-    count = 0
-    for line, row in rows:
-        yield _example(path, line, row, input_field, expected_field)
-        count += 1
+    count = line = 0
+    try:
+        for line, row in rows:
+            yield _example(path, line, row, input_field, expected_field)
+            count += 1
+    except UnicodeDecodeError:
+        raise DataError(
+            path, line + 1, "not UTF-8 text (save the file as UTF-8, e.g. 'CSV UTF-8' in Excel)"
+        ) from None
+    except csv.Error as exc:
+        raise DataError(path, line + 1, f"not valid CSV ({exc})") from None
     if not count:
         raise DataError(path, None, "the file has no rows")
 

@@ -28,7 +28,6 @@ TITLES = {
     "f1": "token F1",
     "recall_at_k": "retrieval recall@k",
     "rubric": "rubric (model-graded, 1-5)",
-    "error_rate": "failed examples",
 }
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)

@@ -60,7 +60,7 @@ class _Rate(ProgressColumn):
 
 
 def mistakes(run: Run) -> Iterator[dict[str, Any]]:
-    """Records that failed or were wrong, in line order of completion."""
+    """Records that failed or were wrong, in the order they completed."""
     for record in run.predictions():
         if record.get("error") is not None or record.get("correct") is False:
             yield record

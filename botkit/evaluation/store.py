@@ -57,7 +57,7 @@ class Run:
         atomic_write_text(self.folder / "run.json", json.dumps(self.info, indent=2) + "\n")
 
     def predictions(self) -> Iterator[dict[str, Any]]:
-        """The stored predictions, one per example (the last one wins for a repeated line)."""
+        """The stored predictions, one per example, in the order they completed."""
         if not self.predictions_file.exists():
             return
         with self.predictions_file.open(encoding="utf-8") as handle:

@@ -28,9 +28,14 @@ def score_labels(
     choices = [_tokens(llama, label, special=False) for label in labels]
     longest = max(len(c) for c in choices)
     room = llama.n_ctx() - len(head) - longest
+    if room <= 0:
+        raise InputError(
+            f"the classifier's instructions and examples take {len(head)} tokens, more than the "
+            f"model's context of {llama.n_ctx()}: use fewer or shorter examples"
+        )
     if len(body) > room:
         raise InputError(
-            f"the text is {len(body)} tokens but this classifier has room for {max(room, 0)} "
+            f"the text is {len(body)} tokens but this classifier has room for {room} "
             "after its instructions and examples; shorten the text (or give the model a larger "
             "context_window)"
         )

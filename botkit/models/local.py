@@ -38,6 +38,7 @@ DEFAULT_CONTEXT = 4096
 
 _loaded: dict[tuple[str, int], tuple[Any, threading.Lock]] = {}
 _loading = threading.Lock()
+_copying = threading.Lock()
 
 
 def embedded_model_path() -> Path:
@@ -67,6 +68,11 @@ def load_llama(path: Path, n_ctx: int) -> tuple[Any, threading.Lock]:
 
 def scoring_copy(path: Path, folder: Path) -> Path:
     """An F16 copy of a small quantized GGUF (made once, atomically), or ``path`` itself."""
+    with _copying:  # concurrent first uses wait for one copy instead of each writing their own
+        return _scoring_copy(path, folder)
+
+
+def _scoring_copy(path: Path, folder: Path) -> Path:
     stat = path.stat()
     if stat.st_size > SCORING_COPY_MAX_BYTES or ".F16." in path.name:
         return path
@@ -125,6 +131,14 @@ class LocalModel(ChatModel):
                 ) from exc
         return self._llama
 
+    def _load_scorer(self) -> tuple[Any, threading.Lock]:
+        """The model label scoring runs on (both calls are process-wide, once per file)."""
+        path = scoring_copy(self.path, data_dir() / "models")
+        try:
+            return load_llama(path, self._n_ctx)
+        except ValueError as exc:
+            raise ModelError(f"cannot load {path}: {exc} (delete it: it is made again)") from exc
+
     async def count_tokens(self, text: str) -> int:
         llama = await self.load()
         return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
@@ -133,8 +147,7 @@ class LocalModel(ChatModel):
         """Each label's log-probability after ``prefix + text``; the prefix stays evaluated."""
         await self.load()  # the same clear errors as for chat, for a missing or bad file
         if self._scorer is None:
-            path = await asyncio.to_thread(scoring_copy, self.path, data_dir() / "models")
-            self._scorer = await asyncio.to_thread(load_llama, path, self._n_ctx)
+            self._scorer = await asyncio.to_thread(self._load_scorer)
         llama, lock = self._scorer
         return await asyncio.to_thread(
             llama_scoring.score_labels, llama, lock, prefix, text, labels

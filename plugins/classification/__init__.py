@@ -1,6 +1,6 @@
 """Classification and sentiment: the answer is always one of the declared labels, with a confidence.
 
-Three methods, ``method: auto`` choosing by the GPT's model (bench/tasks.py has the measurements):
+Four methods, ``method: auto`` choosing by the GPT's model (bench/tasks.py has the measurements):
 
 - ``structured``: OpenAI-compatible models answer JSON constrained to the labels (structured
   outputs), with a confidence and a rationale; an answer outside the labels is retried once.
@@ -11,7 +11,7 @@ Three methods, ``method: auto`` choosing by the GPT's model (bench/tasks.py has 
 - ``trained``: a head trained on the GPT's labeled data with ``botkit finetune local``; ``auto``
   uses it whenever the GPT has one (CLINC150 0.945, SST-2 0.95 in bench/evaluate.py).
 - ``embeddings``: nearest label centroid in embedding space; the choice for topics and intents
-  on local models (CLINC150: 0.85 at ~200 texts/s with 150 labels) and for any model with more than
+  on local models (CLINC150: 0.885 with 150 labels) and for any model with more than
   ``MAX_LIKELIHOOD_LABELS`` labels.
 
 ``multi_label: true`` answers every label scoring at least ``label_threshold``. ``none_label``
@@ -79,6 +79,10 @@ class ClassificationOptions(BaseModel):
         if self.none_label in self.labels:
             raise ValueError(f"none_label {self.none_label!r} must not also be a declared label")
         return self
+
+    def answers(self) -> list[str]:
+        """Every label an answer may be: the declared ones and ``none_label``."""
+        return [*self.labels, *([self.none_label] if self.none_label else [])]
 
     def label_specs(self) -> dict[str, Label]:
         return {
@@ -148,13 +152,16 @@ class ClassificationTask(TaskPlugin):
         rationale, fit = "", None
         if method == "structured":
             assert isinstance(model, StructuredOutput)
+            descriptions = options.descriptions()
+            if options.none_label:  # the model may say so itself
+                descriptions[options.none_label] = "none of the other labels fits"
             system = structured.system_prompt(
-                request.gpt.instructions, options.descriptions(), options.examples(),
-                options.multi_label,
-            )  # fmt: skip
-            picked, confidence, rationale = await structured.classify(
-                model, system, request.text, names, options.multi_label
+                request.gpt.instructions, descriptions, options.examples(), options.multi_label
             )
+            picked, confidence, rationale = await structured.classify(
+                model, system, request.text, list(descriptions), options.multi_label
+            )
+            picked = [p for p in picked if p != options.none_label]
             scores = {n: (confidence if n in picked else 0.0) for n in names}
         else:
             scorer = self._scorer(method, options, model, request, head)
@@ -220,7 +227,7 @@ class ClassificationTask(TaskPlugin):
         head = self._heads[stamp]
         options = request.options
         assert isinstance(options, ClassificationOptions)
-        if head is None or not set(head.labels) <= set(options.labels):
+        if head is None or not set(head.labels) <= set(options.answers()):
             return None
         return head
 
@@ -247,7 +254,7 @@ class ClassificationTask(TaskPlugin):
             if method == "trained":
                 assert head is not None
                 embedder = request.bot.embedder(EmbedderSpec(**head.info["embedder"]))
-                self._methods[key] = Trained(head, embedder, list(options.labels))
+                self._methods[key] = Trained(head, embedder, options.answers())
             elif method == "likelihood":
                 self._methods[key] = Likelihood(
                     model,

@@ -14,6 +14,7 @@ calibration takes "Text/Label" from 0.66 to 0.73 and "Text/Sentiment" higher sti
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 
 import numpy as np
@@ -65,6 +66,7 @@ class Likelihood:
         self.prefix = build_prefix(task, field, descriptions, examples)
         self.examples = examples
         self.bias: np.ndarray | None = None
+        self._calibrating = asyncio.Lock()
 
     async def raw(self, text: str) -> np.ndarray:
         prompt = f"Text: {one_line(text)}\n{self.field}:"
@@ -80,8 +82,9 @@ class Likelihood:
         self.bias = np.mean(per_label, axis=0) if per_label else np.zeros(len(self.names))
 
     async def scores(self, text: str) -> tuple[dict[str, float], None]:
-        if self.bias is None:
-            await self.calibrate()
+        async with self._calibrating:  # the first texts of a batch wait for one calibration
+            if self.bias is None:
+                await self.calibrate()
         assert self.bias is not None
         logits = await self.raw(text) - self.bias
         probs = np.exp(logits - logits.max())

@@ -78,6 +78,8 @@ def _read(answer: Any, names: list[str], multi_label: bool) -> tuple[list[str], 
     raw = answer.get("labels" if multi_label else "label")
     picked = raw if isinstance(raw, list) else [raw]
     wrong = [p for p in picked if p not in names]
-    if wrong or (not picked and not multi_label):
-        return [], f"{(wrong[0] if wrong else raw)!r} is not one of the labels."
+    if wrong:
+        return [], f"{wrong[0]!r} is not one of the labels."
+    if not picked:
+        return [], "No label was chosen: choose at least one."
     return [str(p) for p in picked], ""

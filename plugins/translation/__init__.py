@@ -8,6 +8,7 @@ a paragraph too long for the model's window sentence group by sentence group.
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import functools
 import re
@@ -35,8 +36,8 @@ LANGUAGES = {
 #: lingua's confidence below which the source language counts as unknown.
 MIN_DETECTION_CONFIDENCE = 0.8
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-#: Tokens the instructions and the chat template take around each piece.
-PROMPT_OVERHEAD = 80
+#: Tokens the chat template takes around the text to translate (a margin).
+PROMPT_OVERHEAD = 32
 
 _PROTECTED = re.compile(
     r"```.*?```"  # fenced code
@@ -168,27 +169,33 @@ class TranslationTask(TaskPlugin):
             raise InputError("which language? translate <language> <text>, or set options.target")
         if not text.strip():
             raise InputError("nothing to translate: translate <language> <text>")
-        source = language_name(options.source) if options.source else detect_language(text)
+        if options.source:
+            source: str | None = language_name(options.source)
+        else:  # lingua loads its n-grams on first use: off the event loop
+            source = await asyncio.to_thread(detect_language, text)
         if source == target:  # already in the target language: nothing for the model to do
             return Translation(translation=text, target=target, source=source)
         model = request.bot.model(request.gpt.model)
-        limit = request.gpt.parameters.max_tokens or 1024
-        out = []
-        # the source, then a translation about as long (twice, to be safe), must fit the window
-        room = (model.context_window - PROMPT_OVERHEAD) // 3
         system = ChatMessage(
             role="system",
             content=f"Translate the user's text from {source or 'its language'} into {target}. "
-            "Reply with the "
-            "translation only. Copy markers like ⟦0⟧ exactly where they belong.",
+            "Reply with the translation only. Copy markers like ⟦0⟧ exactly where they belong.",
         )
-        # the GPT's own examples, as earlier turns: a small model follows them best
+        # A translator GPT's own examples (for its own target) go first, as earlier turns: a
+        # small model follows them best. Another GPT's examples and limits are for its own job.
+        own = request.gpt.task is not None and request.gpt.task.plugin == self.name
         shots: list[ChatMessage] = []
-        for example in request.gpt.examples:
-            shots += [
-                ChatMessage(role="user", content=example.user),
-                ChatMessage(role="assistant", content=example.assistant),
-            ]
+        if own and options.target and language_name(options.target) == target:
+            for example in request.gpt.examples:
+                shots += [
+                    ChatMessage(role="user", content=example.user),
+                    ChatMessage(role="assistant", content=example.assistant),
+                ]
+        limit = (request.gpt.parameters.max_tokens if own else None) or 1024
+        # the source, then a translation up to twice as long (+16), must fit beside the prompt
+        fixed = sum(await model.count_message_tokens([system, *shots])) + PROMPT_OVERHEAD
+        room = (model.context_window - fixed - 16) // 3
+        out = []
         for paragraph in re.split(r"(\n\s*\n)", text):
             if not paragraph.strip() or re.fullmatch(r"\n\s*\n", paragraph):
                 out.append(paragraph)
