@@ -181,7 +181,7 @@ async def local_finetuning() -> None:
             bot = Bot.from_config(
                 Path(__file__).resolve().parents[1] / "configs", Path(home), (PLUGINS,)
             )
-            before, before_rate = await _accuracy(bot, f"bench-{name}", options, test)
+            before, before_rate = await _accuracy(bot, f"bench-{name.lower()}", options, test)
             spec = EmbedderSpec()
             started = time.perf_counter()
             head = local_head.train(
@@ -191,9 +191,9 @@ async def local_finetuning() -> None:
                 spec.model_dump(mode="json"),
             )
             seconds = time.perf_counter() - started
-            local_head.save(head, local_head.head_dir(Path(home), f"bench-{name}"))
+            local_head.save(head, local_head.head_dir(Path(home), f"bench-{name.lower()}"))
             after, after_rate = await _accuracy(
-                bot, f"bench-{name}", {**options, "method": "trained"}, test
+                bot, f"bench-{name.lower()}", {**options, "method": "trained"}, test
             )
             await bot.aclose()
         print(

@@ -108,7 +108,7 @@ async def sentiment(bot: Bot, n: int, seeds: int) -> None:
             f1s.append(f1_score(gold, predicted, average="macro"))
             rates.append(rate)
         name = {"likelihood": "likelihood, SmolLM2" + (" (raw)" if raw else ", calibrated")}.get(
-            method, "label centroids, WordLlama"
+            method, "label centroids, WordLlama+TF-IDF"
         )
         print(
             f"   {name:34} accuracy {statistics.mean(accs):.3f}  macro-F1 {statistics.mean(f1s):.3f}"
@@ -137,12 +137,12 @@ async def intents(bot: Bot, n: int) -> None:
     gold = [r["label"] for r in test]
     print(f"CLINC150 ({len(test)} queries of clinc150_val, 150 intents, 100 examples each)")
     print(line("majority class", gold, [Counter(gold).most_common(1)[0][0]] * len(gold)))
-    print(line("label centroids, WordLlama", gold, [r.label for r in results], rate))
+    print(line("label centroids, WordLlama+TF-IDF", gold, [r.label for r in results], rate))
     print("   target: accuracy >= 0.88")
     print(f'   "none of these" ({len(oos)} out-of-scope queries of clinc150_oos_val):')
     for gate, thresholds in (
         ("min_confidence", (0.1, 0.2, 0.3)),
-        ("min_similarity", (0.5, 0.6, 0.7)),
+        ("min_similarity", (0.3, 0.4, 0.5)),
     ):
         for threshold in thresholds:
             options = {**options, "none_label": "oos", "min_confidence": 0, "min_similarity": -1}

@@ -7,9 +7,9 @@ are the same for every text, so the model keeps them evaluated and pays only for
 
 Small models prefer some label words whatever the text says, so the raw log-probabilities are
 calibrated: the mean scores of the declared examples (averaged per label, so every label weighs
-the same) are subtracted before the softmax. Measured on SST-2 with SmolLM2-135M (bench/tasks.py,
-500 reviews, 3 seeds): 4 examples a label beat 16 (a long prompt confuses a 135M model), and
-calibration takes "Text/Label" from 0.66 to 0.73 and "Text/Sentiment" higher still.
+the same) are subtracted before the softmax. Measured on SST-2 with SmolLM2-135M: 4 examples a
+label beat 16 (a long prompt confuses a 135M model), and calibration takes accuracy from 0.637 to
+0.805 (bench/tasks.py, 1,000 reviews, 5 seeds).
 """
 
 from __future__ import annotations
