@@ -25,17 +25,15 @@ import argparse
 import asyncio
 import contextlib
 import json
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _stub import stub_server
+from _stub import child_server, stub_server
 
 from botkit.core.bot import Bot
 from botkit.evaluation.runner import RunSettings, evaluation_target
@@ -93,17 +91,9 @@ async def _serve_lean(latency: float) -> None:
     await server.serve_forever()
 
 
-@contextlib.contextmanager
-def lean_stub(latency: float) -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(latency)], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        yield proc.stdout.readline().strip()
-    finally:
-        proc.terminate()
-        proc.wait(10)
+def lean_stub(latency: float) -> contextlib.AbstractContextManager[str]:
+    """The lean stub below, in a child process."""
+    return child_server(__file__, "--serve", str(latency))
 
 
 def write_config(folder: Path, url: str) -> Path:

@@ -5,8 +5,8 @@ Each label has two centroids made from its description and examples: the mean of
 for a label mixes its cosine similarities to the two; a softmax over the labels turns the scores
 into probabilities. On CLINC150 (bench/tasks.py) the embedding centroids alone reach 0.85, the
 TF-IDF ones 0.82, the two together 0.885: intents are told apart by both. Word statistics need
-data, so wording counts fully only from ``WORDS_FULL_WEIGHT`` texts per label on (with two
-examples a label, "my" or "is" would otherwise decide).
+data, so wording counts only from ``WORDS_FIRST`` texts a label and fully from
+``WORDS_FULL_WEIGHT`` on (with two examples a label, "my" or "where" would otherwise decide).
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import numpy as np
 
 #: Softmax temperature over similarities (which sit close together for short texts).
 SHARPNESS = 20.0
-#: Texts per label (description and examples) from which wording weighs as much as meaning.
-WORDS_FULL_WEIGHT = 20
+#: Texts per label (description and examples) from which wording counts at all, and from which it
+#: weighs as much as meaning (in between, proportionally).
+WORDS_FIRST, WORDS_FULL_WEIGHT = 5, 20
 
 
 class Centroids:
@@ -36,7 +37,8 @@ class Centroids:
         wording = np.vstack([self.words.transform(label_texts[n]).mean(axis=0) for n in self.names])
         self.wording_t = sparse.csr_matrix(_normalized(wording).T)
         per_label = sum(map(len, label_texts.values())) / len(label_texts)
-        self.word_weight = min(1.0, per_label / WORDS_FULL_WEIGHT)
+        ramp = (per_label - WORDS_FIRST) / (WORDS_FULL_WEIGHT - WORDS_FIRST)
+        self.word_weight = min(1.0, max(0.0, ramp))
 
     async def scores(self, text: str) -> tuple[dict[str, float], float]:
         """Each label's probability for ``text``, and the text's best similarity in meaning:
