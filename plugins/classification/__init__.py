@@ -145,8 +145,12 @@ class ClassificationTask(TaskPlugin):
         assert isinstance(options, ClassificationOptions)
         if not request.text.strip():
             raise InputError(f"give the text to {request.command or 'classify'}")
-        model = request.bot.model(request.gpt.model)
         head = self._head(request)
+        # a trained head or centroids need no model: no key, no model file, no loading
+        needs_model = options.method not in ("embeddings", "trained") and not (
+            options.method == "auto" and head is not None
+        )
+        model = request.bot.model(request.gpt.model) if needs_model else None
         method = self._choose(options, model, head)
         names = list(options.labels)
         rationale, fit = "", None
