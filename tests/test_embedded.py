@@ -66,3 +66,28 @@ async def test_a_file_that_is_not_a_gguf_is_a_clear_error(tmp_path: Path) -> Non
 async def test_the_model_loads_once_per_process_and_is_shared() -> None:
     first, second = LocalModel(ModelSpec()), LocalModel(ModelSpec())
     assert await first.load() is await second.load()
+
+
+async def test_label_scores_reuse_the_cached_prompt_and_handle_labels_sharing_a_first_token() -> (
+    None
+):
+    import asyncio
+    import math
+
+    model = LocalModel(ModelSpec())
+    prefix = "Answer with the city.\n\nQuestion: Where is the Eiffel Tower?\nCity: Paris\n\n"
+    labels = [" New York", " New Delhi", " Paris"]  # two start with the same token
+    question = "Question: Where is the Statue of Liberty?\nCity:"
+    first = await model.score_labels(prefix, question, labels)
+    assert all(s < 0 for s in first)
+    # a two-token label scores log P(New) + log P(York | New): the same sum, one step at a time
+    # (within float noise: one batched pass and two shorter ones round differently)
+    new = (await model.score_labels(prefix, question, [" New", " Paris"]))[0]
+    york, delhi = await model.score_labels(prefix, question + " New", [" York", " Delhi"])
+    assert math.isclose(first[0], new + york, abs_tol=0.02)
+    assert math.isclose(first[1], new + delhi, abs_tol=0.02)
+    # the same question again, after another one and concurrently with it: the same scores
+    again, _ = await asyncio.gather(
+        model.score_labels(prefix, question, labels), model.score_labels(prefix, "x", labels)
+    )
+    assert all(math.isclose(a, b, abs_tol=1e-3) for a, b in zip(first, again, strict=True))
