@@ -431,3 +431,34 @@ def test_a_file_that_is_not_utf8_is_one_located_error(tmp_path: Path) -> None:
     path.write_bytes("text,label\nfine,positive\ncaf\xe9 cr\xe8me,negative\n".encode("latin-1"))
     with pytest.raises(DataError, match=r"excel.csv:\d+: not UTF-8 text"):
         select_examples(path)
+
+
+def test_retrieval_recall_at_k_when_rows_name_their_source(
+    config_dir: Path, tmp_path: Path, openai_stub: StubOpenAI
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "refunds.md").write_text("# Refunds\n\nRefunds are paid within five business days.\n")
+    (docs / "shipping.md").write_text("# Shipping\n\nWe ship parcels to forty countries.\n")
+    (docs / "pricing.md").write_text("# Pricing\n\nThe team plan costs ten dollars a seat.\n")
+    knowledge = {"sources": ["docs/*.md"], "top_k": 1, "search": "bm25", "min_score": 0}
+    write_gpt(config_dir, "helpdesk", model=stub_model(openai_stub), knowledge=knowledge)
+    data = write_jsonl(
+        tmp_path / "questions.jsonl",
+        [
+            {
+                "text": "How many days until refunds are paid?",
+                "expected": "five",
+                "source": "refunds.md",
+            },
+            {
+                "text": "Which countries do you ship parcels to?",
+                "expected": "forty",
+                "source": "docs/shipping.md",
+            },
+            {"text": "What does the team plan cost?", "expected": "ten", "source": "refunds.md"},
+        ],
+    )
+    result = botkit(config_dir, "eval", "--gpt", "helpdesk", "--data", str(data), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["metrics"]["recall_at_k"] == pytest.approx(2 / 3, abs=1e-3)
