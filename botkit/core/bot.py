@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from botkit.core.conversations import ConversationKey, ConversationStore
 from botkit.core.message import Message
@@ -28,6 +28,9 @@ from botkit.tasks import TaskPlugin, TaskRequest, TaskResult
 if TYPE_CHECKING:
     from botkit.knowledge.base import KnowledgeBase
     from botkit.knowledge.embeddings import Embedder
+
+#: The options of a command used in a GPT whose own task is another (one object, so it caches).
+_NO_OPTIONS: dict[str, Any] = {}
 
 
 class Bot:
@@ -48,6 +51,8 @@ class Bot:
         self._embedders: dict[EmbedderSpec, Embedder] = {}
         self._knowledge: dict[str, KnowledgeBase] = {}
         self._tasks: dict[str, TaskPlugin] = {}
+        #: (plugin, id of a GPT's options dict) -> (that dict, its validated options)
+        self._validated: dict[tuple[str, int], tuple[dict[str, Any], BaseModel]] = {}
 
     @classmethod
     def from_config(
@@ -148,15 +153,8 @@ class Bot:
         usage = next((f"{c.name} {c.usage}" for c in plugin.commands if c.name == task.command), "")
         if not task.text:
             raise InputError(f"nothing to work on: {usage or 'write some text'}")
-        given = spec.task.options if spec.task and spec.task.plugin == task.plugin else {}
-        try:
-            options = plugin.Options.model_validate(given)
-        except ValidationError as exc:
-            detail = exc.errors()[0]["msg"]
-            raise InputError(
-                f"{task.plugin} needs options GPT {spec.name!r} does not give ({detail}); "
-                f"use a GPT whose task is {task.plugin}"
-            ) from exc
+        given = spec.task.options if spec.task and spec.task.plugin == task.plugin else _NO_OPTIONS
+        options = self._options(task.plugin, plugin, given, spec.name)
         try:
             return await plugin.run(TaskRequest(task.text, spec, options, self, task.command))
         except BotkitError:
@@ -165,6 +163,23 @@ class Bot:
             raise PluginError(
                 f"task plugin {task.plugin} failed: {type(exc).__name__}: {exc}"
             ) from exc
+
+    def _options(self, name: str, plugin: TaskPlugin, given: dict[str, Any], gpt: str) -> BaseModel:
+        """``given`` validated as the plugin's options, once per GPT file's options (the same
+        dict until the catalog is loaded again), not once per message."""
+        cached = self._validated.get((name, id(given)))
+        if cached is not None and cached[0] is given:
+            return cached[1]
+        try:
+            options = plugin.Options.model_validate(given)
+        except ValidationError as exc:
+            detail = exc.errors()[0]["msg"]
+            raise InputError(
+                f"{name} needs options GPT {gpt!r} does not give ({detail}); "
+                f"use a GPT whose task is {name}"
+            ) from exc
+        self._validated[(name, id(given))] = (given, options)
+        return options
 
     def knowledge(self, name: str) -> KnowledgeBase | None:
         """The knowledge base of GPT ``name``, or None when it has no knowledge sources."""

@@ -136,7 +136,7 @@ class LocalModel(ChatModel):
         path = scoring_copy(self.path, data_dir() / "models")
         try:
             return load_llama(path, self._n_ctx)
-        except ValueError as exc:
+        except ValueError as exc:  # a damaged copy (the original loaded for chat)
             raise ModelError(f"cannot load {path}: {exc} (delete it: it is made again)") from exc
 
     async def count_tokens(self, text: str) -> int:
@@ -145,7 +145,9 @@ class LocalModel(ChatModel):
 
     async def score_labels(self, prefix: str, text: str, labels: Sequence[str]) -> list[float]:
         """Each label's log-probability after ``prefix + text``; the prefix stays evaluated."""
-        await self.load()  # the same clear errors as for chat, for a missing or bad file
+        # Loading the chat model first gives a missing or bad file the same clear error as for
+        # chat, and quiets llama.cpp's logging before the F16 copy is made.
+        await self.load()
         if self._scorer is None:
             self._scorer = await asyncio.to_thread(self._load_scorer)
         llama, lock = self._scorer

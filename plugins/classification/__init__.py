@@ -22,6 +22,7 @@ are too alike to choose) or, with embeddings, when the text's similarity to ever
 
 from __future__ import annotations
 
+import functools
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -79,6 +80,11 @@ class ClassificationOptions(BaseModel):
         if self.none_label in self.labels:
             raise ValueError(f"none_label {self.none_label!r} must not also be a declared label")
         return self
+
+    @functools.cached_property
+    def key(self) -> str:
+        """These options as one string (to key what is built from them), made once."""
+        return self.model_dump_json()
 
     def answers(self) -> list[str]:
         """Every label an answer may be: the declared ones and ``none_label``."""
@@ -236,8 +242,7 @@ class ClassificationTask(TaskPlugin):
         return head
 
     def fingerprint(self, request: TaskRequest) -> str:
-        head = self._head(request)
-        return head.info["data_hash"] + head.info["trained"] if head else ""
+        return _stamp(self._head(request))
 
     def _scorer(
         self,
@@ -248,12 +253,7 @@ class ClassificationTask(TaskPlugin):
         head: Head | None,
     ) -> Any:
         """The method's scorer for these options, built once (centroids, calibration)."""
-        key = (
-            method,
-            options.model_dump_json(),
-            repr(request.gpt.model),
-            self.fingerprint(request),
-        )
+        key = (method, options.key, repr(request.gpt.model), _stamp(head))
         if key not in self._methods:
             if method == "trained":
                 assert head is not None
@@ -271,6 +271,11 @@ class ClassificationTask(TaskPlugin):
                 embedder = request.bot.embedder(options.embedder)
                 self._methods[key] = Centroids(embedder, options.label_texts())
         return self._methods[key]
+
+
+def _stamp(head: Head | None) -> str:
+    """What tells one trained head from another: its data and when it was trained."""
+    return head.info["data_hash"] + head.info["trained"] if head else ""
 
 
 def _rationale(method: str, scores: dict[str, float], ranked: list[str], fit: float | None) -> str:
