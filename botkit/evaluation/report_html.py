@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from botkit.atomic import atomic_write_text
 from botkit.evaluation.metrics import TITLES, headline
-from botkit.finetune.atomic import atomic_write_text
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; color: #222; }

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from botkit.atomic import atomic_write_text
 from botkit.errors import InputError
-from botkit.finetune.atomic import atomic_write_text
 from botkit.spec import GPTSpec
 
 

@@ -13,10 +13,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from botkit.atomic import atomic_writer
 from botkit.core.prompt import render_instructions
 from botkit.evaluation.data import read_examples
 from botkit.finetune import FineTuneError
-from botkit.finetune.atomic import atomic_writer
 from botkit.spec import GPTSpec
 
 Row = dict[str, Any]

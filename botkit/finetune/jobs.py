@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from botkit.atomic import atomic_write_text
 from botkit.errors import ModelUnreachable
 from botkit.finetune import FineTuneError, workdir
-from botkit.finetune.atomic import atomic_write_text
 from botkit.models.openai_compat import (
     DEFAULT_KEY_ENV,
     OpenAICompatModel,

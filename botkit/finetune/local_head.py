@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -21,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from botkit.atomic import atomic_folder
 from botkit.errors import InputError
-from botkit.finetune.atomic import atomic_write_text
 
 if TYPE_CHECKING:  # scikit-learn takes seconds to import: only where a head is trained or used
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -102,23 +101,11 @@ def _features(vectorizer: TfidfVectorizer, vectors: Any, texts: list[str]) -> An
 
 def save(head: Head, folder: Path) -> None:
     """Write the head into ``folder``, replacing any earlier one only once it is complete."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = folder.with_name(f".{folder.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
     import joblib
 
-    try:
+    with atomic_folder(folder) as staging:
         joblib.dump((head.vectorizer, head.classifier), staging / HEAD_FILE)
-        atomic_write_text(staging / INFO_FILE, json.dumps(head.info, indent=2) + "\n")
-        old = folder.with_name(f".{folder.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        if folder.exists():
-            folder.rename(old)
-        staging.rename(folder)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        (staging / INFO_FILE).write_text(json.dumps(head.info, indent=2) + "\n", encoding="utf-8")
 
 
 def load(folder: Path) -> Head | None:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import yaml
 
+from botkit.atomic import atomic_write_text
 from botkit.errors import ConfigError
 from botkit.finetune import FineTuneError
-from botkit.finetune.atomic import atomic_write_text
 from botkit.loader import parse_gpt
 from botkit.spec import GPTSpec
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from botkit.atomic import atomic_write_text
 from botkit.knowledge.chunking import Chunk, chunk_sections
 from botkit.knowledge.documents import UnreadableFile, read_sections
 from botkit.knowledge.embeddings import Embedder
@@ -124,10 +124,9 @@ class KnowledgeIndex:
             return {"settings": {}, "files": {}}
 
     def save_manifest(self, manifest: dict[str, Any]) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / "manifest.json.tmp"
-        tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
-        os.replace(tmp, self.folder / "manifest.json")
+        atomic_write_text(
+            self.folder / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True)
+        )
 
     def stale(self) -> bool:
         """Quick check (sizes and mtimes only): has any source file changed since the last index?"""

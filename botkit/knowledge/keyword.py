@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from pathlib import Path
 from typing import Any
+
+from botkit.atomic import atomic_folder
 
 
 def _bm25s() -> Any:
@@ -55,14 +56,10 @@ class KeywordIndex:
         return {self.ids[i]: float(s) for i, s in zip(found[0], scores[0], strict=True) if s > 0}
 
     def save(self, folder: Path) -> None:
-        tmp = folder.with_name(folder.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        if self.ids:
-            self.model.save(str(tmp), show_progress=False)
-        (tmp / "ids.json").write_text(json.dumps(self.ids))
-        shutil.rmtree(folder, ignore_errors=True)
-        tmp.rename(folder)
+        with atomic_folder(folder) as staging:
+            if self.ids:
+                self.model.save(str(staging), show_progress=False)
+            (staging / "ids.json").write_text(json.dumps(self.ids))
 
     @classmethod
     def load(cls, folder: Path) -> KeywordIndex | None:

@@ -1,9 +1,10 @@
-"""Write files whole or not at all: into a temporary file beside the target, then renamed."""
+"""Write files and folders whole or not at all: built beside the target, then renamed into place."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,3 +37,26 @@ def atomic_write_text(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` exactly as given (line endings included)."""
     with atomic_writer(path, newline="") as handle:
         handle.write(text)
+
+
+@contextlib.contextmanager
+def atomic_folder(folder: Path) -> Iterator[Path]:
+    """A staging folder to fill; it replaces ``folder`` only if the block finishes without error.
+
+    The old folder is moved aside before the new one is renamed in, so a reader finds one or the
+    other, and a failure leaves the old one as it was.
+    """
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = folder.with_name(f".{folder.name}.partial")
+    old = folder.with_name(f".{folder.name}.old")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        yield staging
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            folder.rename(old)
+        staging.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
