@@ -414,8 +414,12 @@ class StubOpenAI:
         if state in ("succeeded", "failed"):
             job.job["finished_at"] = int(time.time())
 
-    def _job(self, request: web.Request) -> StubJob | None:
-        return self.jobs.get(request.match_info["job_id"])
+    def _job(self, request: web.Request) -> StubJob | web.Response:
+        """The job the path names, or the 404 OpenAI answers for an unknown one."""
+        job = self.jobs.get(request.match_info["job_id"])
+        if job is None:
+            return _error(404, f"no fine-tuning job {request.match_info['job_id']}", "not_found")
+        return job
 
     async def _retrieve_job(self, request: web.Request) -> web.StreamResponse:
         await self._record(request)
@@ -423,8 +427,8 @@ class StubOpenAI:
         if faulted is not None:
             return faulted
         job = self._job(request)
-        if job is None:
-            return _error(404, f"no fine-tuning job {request.match_info['job_id']}", "not_found")
+        if isinstance(job, web.Response):
+            return job
         self._advance(job)
         return web.json_response(job.job)
 
@@ -440,15 +444,15 @@ class StubOpenAI:
         if faulted is not None:
             return faulted
         job = self._job(request)
-        if job is None:
-            return _error(404, f"no fine-tuning job {request.match_info['job_id']}", "not_found")
+        if isinstance(job, web.Response):
+            return job
         return web.json_response(_page(list(reversed(job.events)), request))
 
     async def _cancel(self, request: web.Request) -> web.StreamResponse:
         await self._record(request)
         job = self._job(request)
-        if job is None:
-            return _error(404, f"no fine-tuning job {request.match_info['job_id']}", "not_found")
+        if isinstance(job, web.Response):
+            return job
         if job.job["status"] in ("succeeded", "failed", "cancelled"):
             message = f"job {job.job['id']} has already {job.job['status']}"
             return _error(400, message, "invalid_request_error")
