@@ -59,11 +59,48 @@ def load_llama(path: Path, n_ctx: int) -> tuple[Any, threading.Lock]:
         if key not in _loaded:
             from llama_cpp import Llama
 
-            llama = Llama(
-                model_path=str(path), n_ctx=n_ctx, n_threads=os.cpu_count() or 1, verbose=False
-            )
+            with _without_amx():
+                llama = Llama(
+                    model_path=str(path), n_ctx=n_ctx, n_threads=os.cpu_count() or 1, verbose=False
+                )
             _loaded[key] = (llama, threading.Lock())
         return _loaded[key]
+
+
+def cpu_has_amx() -> bool:
+    try:
+        return "amx_tile" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _without_amx() -> Iterator[None]:
+    """On CPUs with AMX, load models without llama.cpp's extra CPU buffer types.
+
+    A native build of llama.cpp (what ``pip install llama-cpp-python`` compiles) uses its AMX
+    kernels there, and with llama-cpp-python 0.3.36 they crash the process on SmolLM2's first
+    decode (SIGSEGV in ``ggml_backend_amx_mul_mat``). ``Llama`` takes no option for it, so the
+    default model parameters it starts from are adjusted while it loads (under ``_loading``).
+    Without them the embedded model generates about 100 tokens/s on two cores.
+    """
+    if not cpu_has_amx():
+        yield
+        return
+    import llama_cpp.llama_cpp as api
+
+    default = api.llama_model_default_params
+
+    def without_extra_buffers() -> Any:
+        params = default()
+        params.use_extra_bufts = False
+        return params
+
+    api.llama_model_default_params = without_extra_buffers
+    try:
+        yield
+    finally:
+        api.llama_model_default_params = default
 
 
 def scoring_copy(path: Path, folder: Path) -> Path:
