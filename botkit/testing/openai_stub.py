@@ -1,12 +1,8 @@
-"""Test kit for botkit and for plugin authors (a pytest plugin, active once botkit is installed).
+"""A stub OpenAI-compatible server on real HTTP, for botkit's tests and plugin authors.
 
-:class:`StubOpenAI` is an OpenAI-compatible server on real HTTP (127.0.0.1, port 0), serving
-``/v1/models``, ``/v1/chat/completions`` (JSON and SSE streaming), ``/v1/embeddings``, ``/v1/files``
-and ``/v1/fine_tuning/jobs`` (with events and cancel), with scripted replies, scripted fine-tuning
-progress, recorded requests and injectable faults. Fixtures:
-
-- ``openai_stub``: a running :class:`StubOpenAI`;
-- ``botkit_home``: a fresh ``BOTKIT_HOME`` for the test.
+``/v1/models``, ``/v1/chat/completions`` (JSON and SSE streaming, with usage), ``/v1/embeddings``,
+``/v1/moderations``, ``/v1/files`` and ``/v1/fine_tuning/jobs`` (with events and cancel), with
+scripted replies, scripted fine-tuning progress, recorded requests and injectable faults.
 """
 
 from __future__ import annotations
@@ -17,26 +13,18 @@ import json
 import math
 import shutil
 import tempfile
-import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiohttp import BodyPartReader, web
 
+from botkit.testing.server import RecordedRequest, StubServer, drop
+
 Responder = Callable[[dict[str, Any]], str]
-
-
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
 
 
 @dataclass
@@ -44,8 +32,9 @@ class Fault:
     """What the stub does instead of answering normally, for the next ``times`` requests.
 
     kind: ``status`` (answer ``status`` with an OpenAI-style error body), ``malformed`` (a 200
-    whose body is not JSON), ``cut`` (stream ``after`` chunks, then drop the connection), ``drop``
-    (close the connection without answering). ``path``: only requests whose path contains it;
+    whose body is not JSON), ``cut`` (stream ``after`` chunks, then drop the connection), ``hang``
+    (stream ``after`` chunks, then nothing, ever), ``drop`` (close the connection without
+    answering). ``path``: only requests whose path contains it;
     ``skip``: let this many of them through first.
     """
 
@@ -99,35 +88,45 @@ def echo(body: dict[str, Any]) -> str:
     return f"echo: {last}"
 
 
-@dataclass
-class StubOpenAI:
-    """An OpenAI-compatible server for tests; ``url`` is its base URL (ending in /v1)."""
+class StubOpenAI(StubServer):
+    """An OpenAI-compatible server for tests; ``url`` is its base URL (ending in /v1).
 
-    models: list[str] = field(default_factory=lambda: ["stub-model"])
-    latency: float = 0.0
-    #: seconds between streamed chunks, to test stopping an answer part-way
-    chunk_delay: float = 0.0
-    embedding_dim: int = 8
-    responder: Responder = echo
-    requests: list[RecordedRequest] = field(default_factory=list)
-    url: str = ""
-    #: the states each new fine-tuning job goes through, one per retrieval; a job whose last
-    #: state is ``failed`` fails with ``fine_tune_error``
-    fine_tune_states: list[str] = field(
-        default_factory=lambda: ["validating_files", "running", "running", "succeeded"]
-    )
-    fine_tune_error: dict[str, Any] = field(
-        default_factory=lambda: {
+    ``latency``: seconds before each answer; ``chunk_delay``: seconds between streamed chunks (to
+    stop an answer part-way); ``responder``: the reply when none is queued with :meth:`reply`;
+    ``fine_tune_states``: the states each new fine-tuning job goes through, one per retrieval (a
+    job whose last state is ``failed`` fails with ``fine_tune_error``); ``flagged``: words that
+    make ``/v1/moderations`` flag an input.
+    """
+
+    prefix = "/v1"
+    name = "stub-openai"
+
+    def __init__(
+        self,
+        models: list[str] | None = None,
+        latency: float = 0.0,
+        chunk_delay: float = 0.0,
+        embedding_dim: int = 8,
+        responder: Responder = echo,
+    ) -> None:
+        super().__init__()
+        self.models = models or ["stub-model"]
+        self.latency = latency
+        self.chunk_delay = chunk_delay
+        self.embedding_dim = embedding_dim
+        self.responder = responder
+        self.fine_tune_states = ["validating_files", "running", "running", "succeeded"]
+        self.fine_tune_error: dict[str, Any] = {
             "code": "invalid_training_file",
             "message": "The job failed due to an invalid training file.",
             "param": "training_file",
         }
-    )
-    files: dict[str, StubFile] = field(default_factory=dict)
-    jobs: dict[str, StubJob] = field(default_factory=dict)
-    _replies: deque[str] = field(default_factory=deque)
-    _faults: deque[Fault] = field(default_factory=deque)
-    _ids: int = 0
+        self.flagged: set[str] = set()
+        self.files: dict[str, StubFile] = {}
+        self.jobs: dict[str, StubJob] = {}
+        self._replies: deque[str] = deque()
+        self._faults: deque[Fault] = deque()
+        self._ids = 0
 
     # -- scripting ---------------------------------------------------------------------------
     def reply(self, *texts: str) -> None:
@@ -154,46 +153,36 @@ class StubOpenAI:
             self._faults.remove(fault)
         return fault
 
-    async def _record(self, request: web.Request) -> Any:
-        raw = await request.read()
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw.decode("utf-8", "replace")
-        self.requests.append(
-            RecordedRequest(request.method, request.path, dict(request.headers), body)
-        )
-        return body
-
     async def _models(self, request: web.Request) -> web.StreamResponse:
-        await self._record(request)
+        await self.record(request)
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "stub"} for m in self.models]
         return web.json_response({"object": "list", "data": data})
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
-        body = await self._record(request)
+        body = await self.record(request)
         if self.latency:
             await asyncio.sleep(self.latency)
         fault = self._next_fault(request.path)
         if fault and fault.kind == "status":
             return _status_fault(fault)
         if fault and fault.kind == "drop":
-            return _drop(request)
+            return drop(request)
         if fault and fault.kind == "malformed":
             if isinstance(body, dict) and body.get("stream"):
                 return web.Response(text="data: {not json\n\n", content_type="text/event-stream")
             return web.Response(text="{not json", content_type="application/json")
         if not isinstance(body, dict) or "messages" not in body:
-            error = {
-                "error": {"message": "'messages' is required", "type": "invalid_request_error"}
-            }
-            return web.json_response(error, status=400)
+            return _error(400, "'messages' is required", "invalid_request_error")
         if body.get("model") not in self.models:
-            error = {"error": {"message": f"model {body.get('model')!r} not found", "type": "x"}}
-            return web.json_response(error, status=404)
+            return _error(404, f"model {body.get('model')!r} not found", "not_found")
         text = self._replies.popleft() if self._replies else self.responder(body)
+        pieces, finish = _pieces(text), "stop"
+        limit = body.get("max_tokens") or body.get("max_completion_tokens")
+        if isinstance(limit, int) and len(pieces) > limit:
+            pieces, finish = pieces[:limit], "length"
+        usage = _usage(body, pieces)
         if body.get("stream"):
-            return await self._stream(request, body, text, fault)
+            return await self._stream(request, body, pieces, finish, usage, fault)
         return web.json_response(
             {
                 "id": "chatcmpl-stub",
@@ -203,48 +192,79 @@ class StubOpenAI:
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": text},
-                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": "".join(pieces)},
+                        "finish_reason": finish,
                     }
                 ],
-                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                "usage": usage,
             }
         )
 
     async def _stream(
-        self, request: web.Request, body: dict[str, Any], text: str, fault: Fault | None
+        self,
+        request: web.Request,
+        body: dict[str, Any],
+        pieces: list[str],
+        finish: str,
+        usage: dict[str, int],
+        fault: Fault | None,
     ) -> web.StreamResponse:
         response = web.StreamResponse(headers={"content-type": "text/event-stream"})
         await response.prepare(request)
-        pieces = _pieces(text)
-        for i, piece in enumerate(pieces):
-            if fault and fault.kind == "cut" and i >= fault.after:
-                assert request.transport is not None
-                request.transport.close()  # drop the connection mid-stream
-                return response
-            chunk = {
+
+        def chunk(choices: list[dict[str, Any]], **extra: Any) -> bytes:
+            data = {
                 "id": "chatcmpl-stub",
                 "object": "chat.completion.chunk",
                 "created": 0,
                 "model": body["model"],
-                "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+                "choices": choices,
+                **extra,
             }
-            await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            return f"data: {json.dumps(data)}\n\n".encode()
+
+        for i, piece in enumerate(pieces):
+            if fault and fault.kind in ("cut", "hang") and i >= fault.after:
+                if fault.kind == "hang":  # a stream that never ends
+                    await asyncio.sleep(3600)
+                assert request.transport is not None
+                request.transport.close()  # drop the connection mid-stream
+                return response
+            delta = {"content": piece}
+            await response.write(chunk([{"index": 0, "delta": delta, "finish_reason": None}]))
             if self.chunk_delay:
                 await asyncio.sleep(self.chunk_delay)
-        end = {
-            "id": "chatcmpl-stub",
-            "object": "chat.completion.chunk",
-            "created": 0,
-            "model": body["model"],
-            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-        }
-        await response.write(f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode())
+        await response.write(chunk([{"index": 0, "delta": {}, "finish_reason": finish}]))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            await response.write(chunk([], usage=usage))
+        await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
 
+    async def _moderations(self, request: web.Request) -> web.StreamResponse:
+        """Flags an input holding any of ``flagged`` (as category ``harassment``)."""
+        body = await self.record(request)
+        faulted = self._faulted(request)
+        if faulted is not None:
+            return faulted
+        inputs = body.get("input", []) if isinstance(body, dict) else []
+        inputs = [inputs] if isinstance(inputs, str) else inputs
+        results = []
+        for text in inputs:
+            hit = any(word.lower() in str(text).lower() for word in self.flagged)
+            results.append(
+                {
+                    "flagged": hit,
+                    "categories": {"harassment": hit},
+                    "category_scores": {"harassment": 0.99 if hit else 0.01},
+                }
+            )
+        return web.json_response(
+            {"id": "modr-stub", "model": "stub-moderation", "results": results}
+        )
+
     async def _embeddings(self, request: web.Request) -> web.StreamResponse:
-        body = await self._record(request)
+        body = await self.record(request)
         inputs = body.get("input", []) if isinstance(body, dict) else []
         inputs = [inputs] if isinstance(inputs, str) else inputs
         data = [
@@ -275,7 +295,7 @@ class StubOpenAI:
         if fault is None:
             return None
         if fault.kind == "drop":
-            return _drop(request)
+            return drop(request)
         if fault.kind == "malformed":
             return web.Response(text="{not json", content_type="application/json")
         return _status_fault(fault)
@@ -312,20 +332,20 @@ class StubOpenAI:
         return web.json_response(stored.as_json())
 
     async def _list_files(self, request: web.Request) -> web.StreamResponse:
-        await self._record(request)
+        await self.record(request)
         return web.json_response(
             {"object": "list", "data": [f.as_json() for f in self.files.values()]}
         )
 
     async def _get_file(self, request: web.Request) -> web.StreamResponse:
-        await self._record(request)
+        await self.record(request)
         found = self.files.get(request.match_info["file_id"])
         if found is None:
             return _error(404, f"no such file: {request.match_info['file_id']}", "not_found")
         return web.json_response(found.as_json())
 
     async def _delete_file(self, request: web.Request) -> web.StreamResponse:
-        await self._record(request)
+        await self.record(request)
         found = self.files.pop(request.match_info["file_id"], None)
         if found is None:
             return _error(404, f"no such file: {request.match_info['file_id']}", "not_found")
@@ -333,7 +353,7 @@ class StubOpenAI:
         return web.json_response({"id": found.id, "object": "file", "deleted": True})
 
     async def _create_job(self, request: web.Request) -> web.StreamResponse:
-        body = await self._record(request)
+        body = await self.record(request)
         faulted = self._faulted(request)
         if faulted is not None:
             return faulted
@@ -422,7 +442,7 @@ class StubOpenAI:
         return job
 
     async def _retrieve_job(self, request: web.Request) -> web.StreamResponse:
-        await self._record(request)
+        await self.record(request)
         faulted = self._faulted(request)
         if faulted is not None:
             return faulted
@@ -433,13 +453,13 @@ class StubOpenAI:
         return web.json_response(job.job)
 
     async def _list_jobs(self, request: web.Request) -> web.StreamResponse:
-        await self._record(request)
+        await self.record(request)
         jobs = [j.job for j in reversed(self.jobs.values())]
         return web.json_response(_page(jobs, request))
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
         """Events newest first, paged like OpenAI: ``after`` is the last event id already seen."""
-        await self._record(request)
+        await self.record(request)
         faulted = self._faulted(request)
         if faulted is not None:
             return faulted
@@ -449,7 +469,7 @@ class StubOpenAI:
         return web.json_response(_page(list(reversed(job.events)), request))
 
     async def _cancel(self, request: web.Request) -> web.StreamResponse:
-        await self._record(request)
+        await self.record(request)
         job = self._job(request)
         if isinstance(job, web.Response):
             return job
@@ -462,11 +482,11 @@ class StubOpenAI:
         return web.json_response(job.job)
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> StubOpenAI:
-        app = web.Application(client_max_size=1 << 40)  # uploads are streamed to disk
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_post("/v1/moderations", self._moderations)
         app.router.add_post("/v1/files", self._upload)
         app.router.add_get("/v1/files", self._list_files)
         app.router.add_get("/v1/files/{file_id}", self._get_file)
@@ -477,37 +497,12 @@ class StubOpenAI:
         app.router.add_get("/v1/fine_tuning/jobs/{job_id}/events", self._events)
         app.router.add_post("/v1/fine_tuning/jobs/{job_id}/cancel", self._cancel)
         self._upload_dir = Path(tempfile.mkdtemp(prefix="stub-openai-"))
-        self._loop = asyncio.new_event_loop()
-        self._runner = web.AppRunner(app, access_log=None)
-        ready = threading.Event()
 
-        def serve() -> None:
-            asyncio.set_event_loop(self._loop)
-            self._loop.run_until_complete(self._runner.setup())
-            site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024)
-            self._loop.run_until_complete(site.start())
-            host, port = self._runner.addresses[0][:2]
-            self.url = f"http://{host}:{port}/v1"
-            ready.set()
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=serve, name="stub-openai", daemon=True)
-        self._thread.start()
-        ready.wait(10)
-        return self
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
+    async def on_stop(self) -> None:
         shutil.rmtree(self._upload_dir, ignore_errors=True)
 
     def __enter__(self) -> StubOpenAI:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self.start()  # type: ignore[no-any-return]
 
 
 def _error(status: int, message: str, kind: str, param: str | None = None) -> web.Response:
@@ -522,13 +517,6 @@ def _status_fault(fault: Fault) -> web.Response:
     return web.json_response(error, status=fault.status, headers=headers)
 
 
-def _drop(request: web.Request) -> web.Response:
-    """Close the connection: the client sees it dropped, without an answer."""
-    assert request.transport is not None
-    request.transport.close()
-    return web.Response()
-
-
 def _page(items: list[dict[str, Any]], request: web.Request) -> dict[str, Any]:
     """One page of ``items`` (already in listing order): those after the ``after`` id."""
     after = request.query.get("after")
@@ -540,7 +528,8 @@ def _page(items: list[dict[str, Any]], request: web.Request) -> dict[str, Any]:
 
 
 def _pieces(text: str) -> list[str]:
-    """Split a reply into stream chunks the way models do: a word (with its space) at a time."""
+    """Split a reply into stream chunks the way models do: a word (with its space) at a time.
+    Each piece counts as one token."""
     pieces, current = [], ""
     for ch in text:
         current += ch
@@ -552,43 +541,21 @@ def _pieces(text: str) -> list[str]:
     return pieces or [""]
 
 
+def _usage(body: dict[str, Any], pieces: list[str]) -> dict[str, int]:
+    """Token counts as the stub counts them: words of the prompt, pieces of the reply."""
+    words = sum(
+        len(str(m.get("content", "")).split()) for m in body["messages"] if isinstance(m, dict)
+    )
+    return {
+        "prompt_tokens": words,
+        "completion_tokens": len(pieces),
+        "total_tokens": words + len(pieces),
+    }
+
+
 def fake_embedding(text: str, dim: int) -> list[float]:
     """A deterministic unit vector for ``text``."""
     digest = hashlib.sha256(text.encode()).digest()
     raw = [digest[i % len(digest)] / 255 - 0.5 for i in range(dim)]
     norm = math.sqrt(sum(x * x for x in raw)) or 1.0
     return [x / norm for x in raw]
-
-
-@pytest.fixture
-def openai_stub() -> Iterator[StubOpenAI]:
-    with StubOpenAI() as stub:
-        yield stub
-
-
-@pytest.fixture
-def botkit_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "botkit-home"
-    monkeypatch.setenv("BOTKIT_HOME", str(home))
-    return home
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m botkit.testing``: run the stub server until interrupted; prints its URL first."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m botkit.testing", description=main.__doc__)
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
-    args = parser.parse_args(argv)
-    stub = StubOpenAI(latency=args.latency).start()
-    print(stub.url, flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stub.stop()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,27 @@
+"""The pytest fixtures of :mod:`botkit.testing` (registered through the ``pytest11`` entry point).
+
+- ``openai_stub``: a running :class:`~botkit.testing.StubOpenAI`;
+- ``botkit_home``: a fresh ``BOTKIT_HOME`` for the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from botkit.testing.openai_stub import StubOpenAI
+
+
+@pytest.fixture
+def openai_stub() -> Iterator[StubOpenAI]:
+    with StubOpenAI() as stub:
+        yield stub
+
+
+@pytest.fixture
+def botkit_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "botkit-home"
+    monkeypatch.setenv("BOTKIT_HOME", str(home))
+    return home
