@@ -9,6 +9,7 @@ The tree::
     ├── InputError               a user message cannot be answered as given (empty, too long)
     ├── KnowledgeError           documents could not be indexed or searched
     │   └── StoreUnreachable     the Chroma server does not answer
+    ├── StorageError             a conversation (or feedback, usage...) could not be saved or read
     └── ModelError               the model could not answer
         ├── ModelFileNotFound    a GGUF path that does not exist
         ├── MissingAPIKey        the API-key environment variable is not set
@@ -83,6 +84,10 @@ class StoreUnreachable(KnowledgeError):
             "to use the embedded store"
         )
         super().__init__(_unreachable("Chroma server", url, detail, advice))
+
+
+class StorageError(BotkitError):
+    pass
 
 
 class ModelError(BotkitError):

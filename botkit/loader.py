@@ -106,13 +106,8 @@ def parse_gpt(
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        reason = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError(
-            [ConfigProblem(filename, line, col, "", f"invalid YAML: {reason}")]
-        ) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError([yaml_problem(exc, text, filename)]) from exc
     if root is None or data is None:
         raise ConfigError(
             [
@@ -145,6 +140,23 @@ def parse_gpt(
         raise ConfigError(problems)
     assert spec is not None
     return spec
+
+
+def yaml_problem(exc: yaml.YAMLError, text: str, filename: str) -> ConfigProblem:
+    """Where and why a file is not valid YAML (a syntax error, a control character...)."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        reason = exc.problem or exc.context or "invalid YAML"
+    elif isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow
+        before = text[: exc.position]
+        line, col = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+        char = exc.character
+        shown = f"U+{char:04X}" if isinstance(char, int) else f"U+{ord(str(char)[:1] or ' '):04X}"
+        reason = f"character {shown} is not allowed in YAML ({exc.reason}): remove it"
+    else:
+        line, col, reason = 1, 1, str(exc)
+    return ConfigProblem(filename, line, col, "", f"invalid YAML: {reason}")
 
 
 def _check_plugins(

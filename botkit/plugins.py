@@ -49,6 +49,8 @@ class Registry:
     #: plugin name -> where it came from (a package name and version, or a file path)
     sources: dict[str, str] = field(default_factory=dict)
     failures: list[PluginFailure] = field(default_factory=list)
+    #: things the user should know (a project plugin shadowing a built-in one...)
+    notes: list[str] = field(default_factory=list)
 
     def create_model(self, spec: ModelSpec) -> ChatModel:
         model: ChatModel = _create(self.providers, "model provider", spec.provider)(spec)
@@ -61,6 +63,15 @@ class Registry:
     def create_embedder(self, spec: EmbedderSpec) -> Embedder:
         embedder: Embedder = _create(self.embedders, "embedder", spec.provider)(spec)
         return embedder
+
+    def command_usage(self) -> list[tuple[str, str]]:
+        """Each task command as (``word <usage>``, what it does), sorted by word."""
+        rows = []
+        for name, plugin in self.tasks.items():
+            for command in getattr(plugin, "commands", ()):
+                if self.commands.get(command.name.lower()) == name:
+                    rows.append((f"{command.name} {command.usage}".strip(), command.help))
+        return sorted(rows)
 
 
 def _create(table: dict[str, Any], kind: str, name: str) -> Any:

@@ -17,15 +17,21 @@ import contextlib
 import importlib.util
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from botkit.errors import ModelError, ModelFileNotFound
 from botkit.hookspecs import hookimpl
 from botkit.models import llama_scoring
-from botkit.models.base import ChatMessage, ChatModel, ProviderFactory
-from botkit.settings import data_dir
+from botkit.models.base import (
+    MESSAGE_OVERHEAD_TOKENS,
+    ChatMessage,
+    ChatModel,
+    Chunk,
+    ProviderFactory,
+    StreamEnd,
+)
 from botkit.spec import EMBEDDED_MODEL, GenerationParams, ModelSpec
 
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -169,8 +175,13 @@ class LocalModel(ChatModel):
         return self._llama
 
     def _load_scorer(self) -> tuple[Any, threading.Lock]:
-        """The model label scoring runs on (both calls are process-wide, once per file)."""
-        path = scoring_copy(self.path, data_dir() / "models")
+        """The model label scoring runs on (both calls are process-wide, once per file); the F16
+        copy is kept under the data directory, or not made when there is none."""
+        path = (
+            self.path
+            if self.data_dir is None
+            else scoring_copy(self.path, self.data_dir / "models")
+        )
         try:
             return load_llama(path, self._n_ctx)
         except ValueError as exc:  # a damaged copy (the original loaded for chat)
@@ -179,6 +190,19 @@ class LocalModel(ChatModel):
     async def count_tokens(self, text: str) -> int:
         llama = await self.load()
         return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    async def count_message_tokens(self, messages: list[ChatMessage]) -> list[int]:
+        """Every message tokenized in one worker thread: a long history never stalls the loop."""
+        llama = await self.load()
+
+        def count() -> list[int]:
+            return [
+                len(llama.tokenize(m["content"].encode("utf-8"), add_bos=False, special=True))
+                + MESSAGE_OVERHEAD_TOKENS
+                for m in messages
+            ]
+
+        return await asyncio.to_thread(count) if messages else []
 
     async def score_labels(self, prefix: str, text: str, labels: Sequence[str]) -> list[float]:
         """Each label's log-probability after ``prefix + text``; the prefix stays evaluated."""
@@ -194,14 +218,14 @@ class LocalModel(ChatModel):
 
     async def stream(
         self, messages: list[ChatMessage], params: GenerationParams
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[Chunk, None]:
         llama = await self.load()
         kwargs = {k: v for k, v in params.model_dump().items() if v is not None}
 
         def produce() -> Iterator[Any]:
             return llama.create_chat_completion(messages=list(messages), stream=True, **kwargs)  # type: ignore[no-any-return]
 
-        async for piece in _stream_from_thread(produce, self._lock):
+        async for piece in _stream_from_thread(produce, self._lock, llama):
             yield piece
 
 
@@ -209,9 +233,11 @@ _DONE = object()
 
 
 async def _stream_from_thread(
-    produce: Callable[[], Iterator[Any]], lock: threading.Lock
-) -> AsyncIterator[str]:
-    """Run a blocking chunk iterator in a worker thread and yield its text as it arrives.
+    produce: Callable[[], Iterator[Any]], lock: threading.Lock, llama: Any
+) -> AsyncGenerator[Chunk, None]:
+    """Run a blocking chunk iterator in a worker thread and yield its text as it arrives, then a
+    :class:`StreamEnd` with the finish reason and the tokens evaluated (llama.cpp streams one
+    token a chunk; the prompt is what else the context holds afterwards).
 
     Leaving the loop early (the consumer stops, or the task is cancelled) stops generation at the
     next token and releases the model.
@@ -227,12 +253,18 @@ async def _stream_from_thread(
     def work() -> None:
         try:
             with lock:
+                finish, generated = "stop", 0
                 for chunk in produce():
                     if stop.is_set():
                         break
-                    text = chunk["choices"][0]["delta"].get("content")
+                    choice = chunk["choices"][0]
+                    finish = choice.get("finish_reason") or finish
+                    text = choice["delta"].get("content")
                     if text:
+                        generated += 1
                         put(text)
+                else:
+                    put(StreamEnd(finish, max(0, llama.n_tokens - generated), generated))
         except BaseException as exc:
             put(exc)
         finally:

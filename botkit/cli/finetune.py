@@ -13,6 +13,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from botkit.cli.context import CLIContext, pass_context
 from botkit.errors import BotkitError, ModelUnreachable
 from botkit.evaluation.data import DataError
 from botkit.finetune import FineTuneError, default_training_file
@@ -23,7 +24,6 @@ from botkit.terminal import warn
 if TYPE_CHECKING:
     from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
 
-    from botkit.cli import Settings
     from botkit.finetune.jobs import Hyperparameters
     from botkit.loader import LoadedGPT
     from botkit.spec import ModelSpec
@@ -74,9 +74,9 @@ def finetune() -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Where to write (default: the GPT's folder in the botkit data directory).",
 )
-@click.pass_obj
+@pass_context
 def prepare(
-    settings: Settings,
+    ctx: CLIContext,
     gpt_name: str,
     data_files: tuple[Path, ...],
     input_field: str | None,
@@ -88,8 +88,8 @@ def prepare(
 
     One row per example: the GPT's instructions, the user turn, the answer to learn.
     """
-    spec = _gpt(settings, gpt_name).spec
-    out = out or default_training_file(gpt_name)
+    spec = _gpt(ctx, gpt_name).spec
+    out = out or default_training_file(ctx.settings.data_dir, gpt_name)
     rows = training_rows(spec, data_files, not no_examples, input_field, expected_field)
     count = write_rows(rows, out)
     click.echo(f"wrote {count} example(s) to {out}")
@@ -103,9 +103,9 @@ def prepare(
 @MAX_TOKENS_OPTION
 @click.option("--epochs", type=click.IntRange(1, 50), help="For the estimate (default: auto).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.pass_obj
+@pass_context
 def validate_command(
-    settings: Settings,
+    ctx: CLIContext,
     file: Path | None,
     gpt_name: str | None,
     model: str | None,
@@ -121,10 +121,10 @@ def validate_command(
         raise click.UsageError("give a FILE, or --gpt NAME for the data prepared for that GPT")
     window = None
     if gpt_name is not None:
-        spec = _gpt(settings, gpt_name).spec
+        spec = _gpt(ctx, gpt_name).spec
         window = None if model else spec.model.context_window
         model = model or spec.model.name
-    path = file or default_training_file(str(gpt_name))
+    path = file or default_training_file(ctx.settings.data_dir, str(gpt_name))
     limit = max_tokens or token_limit(model or "", window)
     report = validate_file(path, limit, epochs)
     _show_report(report, as_json)
@@ -151,9 +151,9 @@ def validate_command(
 @click.option("--follow", "then_follow", is_flag=True, help="Then follow the job until it ends.")
 @INTERVAL_OPTION
 @RETRIES_OPTION
-@click.pass_obj
+@pass_context
 def start(
-    settings: Settings,
+    ctx: CLIContext,
     gpt_name: str,
     file: Path | None,
     base_model: str | None,
@@ -171,10 +171,10 @@ def start(
 
     if suffix is not None and not 0 < len(suffix) <= 64:
         raise click.BadParameter("must be 1 to 64 characters", param_hint="--suffix")
-    loaded = _gpt(settings, gpt_name)
+    loaded = _gpt(ctx, gpt_name)
     spec = _openai_model(loaded)
     base = base_model or spec.name
-    path = file or default_training_file(gpt_name)
+    path = file or default_training_file(ctx.settings.data_dir, gpt_name)
     if file is None and not path.is_file():
         raise FineTuneError(
             f"no training data for {gpt_name!r}: run `botkit finetune prepare --gpt {gpt_name}`"
@@ -185,7 +185,7 @@ def start(
     report.raise_for_errors()
     hyper = Hyperparameters(epochs, batch_size, learning_rate_multiplier)
     file_id, job = asyncio.run(_start(spec, path, base, hyper, suffix))
-    JobRecord(gpt_name, job.id, base, file_id, str(path.absolute())).save()
+    JobRecord(gpt_name, job.id, base, file_id, str(path.absolute())).save(ctx.settings.data_dir)
     click.echo(f"started fine-tuning job {job.id}: {base} on {report.examples} examples")
     if then_follow:
         _follow(loaded, job.id, interval, retries)
@@ -198,16 +198,14 @@ def start(
 @JOB_OPTION
 @click.option("--events", "count", type=click.IntRange(0, 100), default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the job and its events as JSON.")
-@click.pass_obj
-def status(
-    settings: Settings, gpt_name: str, job_id: str | None, count: int, as_json: bool
-) -> None:
+@pass_context
+def status(ctx: CLIContext, gpt_name: str, job_id: str | None, count: int, as_json: bool) -> None:
     """Show the job and its latest events.
 
     A job that has succeeded has its model recorded for the GPT.
     """
-    loaded = _gpt(settings, gpt_name)
-    job, events = asyncio.run(_status(_openai_model(loaded), _job_id(gpt_name, job_id), count))
+    loaded = _gpt(ctx, gpt_name)
+    job, events = asyncio.run(_status(_openai_model(loaded), _job_id(ctx, gpt_name, job_id), count))
     if as_json:
         dump = {"job": job.model_dump(mode="json"), "events": [e.model_dump() for e in events]}
         click.echo(json.dumps(dump, indent=2))
@@ -223,29 +221,29 @@ def status(
 @JOB_OPTION
 @INTERVAL_OPTION
 @RETRIES_OPTION
-@click.pass_obj
+@pass_context
 def follow_command(
-    settings: Settings, gpt_name: str, job_id: str | None, interval: float, retries: int
+    ctx: CLIContext, gpt_name: str, job_id: str | None, interval: float, retries: int
 ) -> None:
     """Follow the job's events until it ends; then use its model."""
-    _follow(_gpt(settings, gpt_name), _job_id(gpt_name, job_id), interval, retries)
+    _follow(_gpt(ctx, gpt_name), _job_id(ctx, gpt_name, job_id), interval, retries)
 
 
 @finetune.command()
 @GPT_OPTION
 @JOB_OPTION
-@click.pass_obj
-def cancel(settings: Settings, gpt_name: str, job_id: str | None) -> None:
+@pass_context
+def cancel(ctx: CLIContext, gpt_name: str, job_id: str | None) -> None:
     """Cancel the job."""
-    job = asyncio.run(_cancel(_openai_model(_gpt(settings, gpt_name)), _job_id(gpt_name, job_id)))
+    job = asyncio.run(_cancel(_openai_model(_gpt(ctx, gpt_name)), _job_id(ctx, gpt_name, job_id)))
     click.echo(f"job {job.id}: {job.status}")
 
 
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def _gpt(settings: Settings, name: str) -> LoadedGPT:
-    return settings.bot().gpt(name)
+def _gpt(ctx: CLIContext, name: str) -> LoadedGPT:
+    return ctx.bot(conversations=False).gpt(name)
 
 
 def _openai_model(loaded: LoadedGPT) -> ModelSpec:
@@ -260,10 +258,10 @@ def _openai_model(loaded: LoadedGPT) -> ModelSpec:
     return model
 
 
-def _job_id(gpt: str, given: str | None) -> str:
+def _job_id(ctx: CLIContext, gpt: str, given: str | None) -> str:
     from botkit.finetune.jobs import JobRecord
 
-    return given or JobRecord.load(gpt).job_id
+    return given or JobRecord.load(ctx.settings.data_dir, gpt).job_id
 
 
 async def _start(
@@ -408,9 +406,9 @@ def _show_report(report: Report, as_json: bool) -> None:
 @click.option("--input-field", help="The field holding the input (default: text or input).")
 @click.option("--expected-field", help="The field holding the label (default: label or expected).")
 @click.option("--remove", is_flag=True, help="Delete the GPT's trained head instead.")
-@click.pass_obj
+@pass_context
 def local(
-    settings: Settings,
+    ctx: CLIContext,
     gpt_name: str,
     data_path: Path | None,
     input_field: str | None,
@@ -424,11 +422,10 @@ def local(
     from botkit.evaluation.data import read_examples
     from botkit.evaluation.runner import evaluation_target
     from botkit.finetune import local_head
-    from botkit.settings import data_dir
 
-    bot = settings.bot()
+    bot = ctx.bot(conversations=False)
     target = evaluation_target(bot, gpt_name)
-    folder = local_head.head_dir(data_dir(), gpt_name)
+    folder = local_head.head_dir(ctx.settings.data_dir, gpt_name)
     if remove:
         existed = folder.exists()
         shutil.rmtree(folder, ignore_errors=True)
