@@ -30,12 +30,14 @@ from botkit.testing.slack_payloads import (
     url_verification,
 )
 from botkit.testing.slack_stub import SlackCall, SlackFault, StubSlack
+from botkit.testing.slack_workspace import SlackWorkspace
 
 __all__ = [
     "Fault",
     "RecordedRequest",
     "SlackCall",
     "SlackFault",
+    "SlackWorkspace",
     "StubOpenAI",
     "StubServer",
     "StubSlack",
