@@ -322,6 +322,7 @@ async def test_socket_mode_reconnects_and_exposes_retries(
     )
     await slack_stub.wait_for_async("chat.postMessage", count=4)
     assert len(slack_stub.calls("apps.connections.open")) == 3
+    assert len(slack_stub.calls("auth.test")) == 1  # once, on the first event, then cached
 
 
 async def test_socket_mode_commands_and_buttons(
@@ -516,15 +517,19 @@ async def test_http_mode_signed_event_gets_a_reply(
     slack_stub: StubSlack, http_app: tuple[AsyncApp, str]
 ) -> None:
     app, url = http_app
+    gate = asyncio.Event()
 
     @app.event("app_mention")
     async def answer(event: dict[str, Any], say: Any) -> None:
+        await gate.wait()
         await say(text="over HTTP", thread_ts=event["ts"])
 
     status, text = await post(url, *slack_stub.signed_request(url_verification("c-123")))
     assert (status, text) == (200, '{"challenge": "c-123"}')
     status, _ = await post(url, *slack_stub.signed_request(event_callback(app_mention("hi"))))
-    assert status == 200
+    # bolt (process_before_response=False) acks an event at once and runs the listener after
+    assert status == 200 and slack_stub.calls("chat.postMessage") == []
+    gate.set()
     [reply] = await slack_stub.wait_for_async("chat.postMessage")
     assert reply["text"] == "over HTTP"
 
