@@ -389,6 +389,8 @@ class StubSlack(StubServer, SlackWorkspace):
                     ack = json.loads(frame.data)
                 except ValueError:
                     continue
+                if not isinstance(ack, dict) or "envelope_id" not in ack:
+                    continue
                 with self._changed:
                     self.acks.append(ack)
                     self._changed.notify_all()
