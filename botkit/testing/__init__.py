@@ -5,6 +5,10 @@ with or without pytest (``python -m botkit.testing`` runs the OpenAI one on its 
 
 - :class:`StubOpenAI`: an OpenAI-compatible API (chat, streaming, embeddings, moderations,
   files, fine-tuning jobs) with scripted replies and injectable faults.
+- :class:`StubSlack`: the Slack Web API (``auth.test``, ``chat.*`` with native streaming,
+  ``conversations.replies``/``info``, ``users.info``, ``assistant.threads.*``, ``reactions.add``)
+  and Socket Mode on one server, with recorded calls, kept messages and injectable faults; with
+  :mod:`botkit.testing.slack_payloads`, the events and requests Slack sends an app, really signed.
 
 The pytest fixtures (``openai_stub``, ``botkit_home``...) live in
 :mod:`botkit.testing.pytest_plugin`, which pytest loads by itself once botkit is installed.
@@ -12,5 +16,42 @@ The pytest fixtures (``openai_stub``, ``botkit_home``...) live in
 
 from botkit.testing.openai_stub import Fault, StubOpenAI, echo, fake_embedding
 from botkit.testing.server import RecordedRequest, StubServer
+from botkit.testing.slack_payloads import (
+    app_mention,
+    assistant_thread_context_changed,
+    assistant_thread_started,
+    block_actions,
+    event_callback,
+    message,
+    message_shortcut,
+    sign,
+    signed_request,
+    slash_command,
+    url_verification,
+)
+from botkit.testing.slack_stub import SlackCall, SlackFault, StubSlack
+from botkit.testing.slack_workspace import SlackWorkspace
 
-__all__ = ["Fault", "RecordedRequest", "StubOpenAI", "StubServer", "echo", "fake_embedding"]
+__all__ = [
+    "Fault",
+    "RecordedRequest",
+    "SlackCall",
+    "SlackFault",
+    "SlackWorkspace",
+    "StubOpenAI",
+    "StubServer",
+    "StubSlack",
+    "app_mention",
+    "assistant_thread_context_changed",
+    "assistant_thread_started",
+    "block_actions",
+    "echo",
+    "event_callback",
+    "fake_embedding",
+    "message",
+    "message_shortcut",
+    "sign",
+    "signed_request",
+    "slash_command",
+    "url_verification",
+]

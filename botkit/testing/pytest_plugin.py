@@ -1,6 +1,7 @@
 """The pytest fixtures of :mod:`botkit.testing` (registered through the ``pytest11`` entry point).
 
 - ``openai_stub``: a running :class:`~botkit.testing.StubOpenAI`;
+- ``slack_stub``: a running :class:`~botkit.testing.StubSlack` (Web API and Socket Mode);
 - ``botkit_home``: a fresh ``BOTKIT_HOME`` for the test.
 """
 
@@ -12,11 +13,18 @@ from pathlib import Path
 import pytest
 
 from botkit.testing.openai_stub import StubOpenAI
+from botkit.testing.slack_stub import StubSlack
 
 
 @pytest.fixture
 def openai_stub() -> Iterator[StubOpenAI]:
     with StubOpenAI() as stub:
+        yield stub
+
+
+@pytest.fixture
+def slack_stub() -> Iterator[StubSlack]:
+    with StubSlack() as stub:
         yield stub
 
 
