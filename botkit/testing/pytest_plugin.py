@@ -1,6 +1,7 @@
 """The pytest fixtures of :mod:`botkit.testing` (registered through the ``pytest11`` entry point).
 
 - ``openai_stub``: a running :class:`~botkit.testing.StubOpenAI`;
+- ``discord_stub``: a running :class:`~botkit.testing.StubDiscord` (heartbeats every 0.5 s);
 - ``botkit_home``: a fresh ``BOTKIT_HOME`` for the test.
 """
 
@@ -11,12 +12,19 @@ from pathlib import Path
 
 import pytest
 
+from botkit.testing.discord_stub import StubDiscord
 from botkit.testing.openai_stub import StubOpenAI
 
 
 @pytest.fixture
 def openai_stub() -> Iterator[StubOpenAI]:
     with StubOpenAI() as stub:
+        yield stub
+
+
+@pytest.fixture
+def discord_stub() -> Iterator[StubDiscord]:
+    with StubDiscord(heartbeat_interval=0.5) as stub:
         yield stub
 
 

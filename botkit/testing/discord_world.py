@@ -1,0 +1,1210 @@
+"""The data behind :class:`~botkit.testing.StubDiscord`: guilds, channels, threads, users, messages,
+reactions, application commands and interactions, and what Discord does to them.
+
+Operations check what Discord checks (unknown ids, message and command limits, an interaction
+answered twice or after its 3 seconds, a followup before the interaction was acknowledged) and
+raise :class:`DiscordError` with Discord's status, code and message. The events Discord would send
+for what happened (the bot's own MESSAGE_CREATE, THREAD_CREATE...) go to :meth:`DiscordWorld.emit`,
+which the stub connects to its gateway. No HTTP here.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import secrets
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from botkit.testing import discord_payloads as p
+
+# Permission bits (https://discord.com/developers/docs/topics/permissions).
+ADD_REACTIONS = 1 << 6
+VIEW_CHANNEL = 1 << 10
+SEND_MESSAGES = 1 << 11
+MANAGE_MESSAGES = 1 << 13
+EMBED_LINKS = 1 << 14
+ATTACH_FILES = 1 << 15
+READ_MESSAGE_HISTORY = 1 << 16
+USE_EXTERNAL_EMOJIS = 1 << 18
+USE_APPLICATION_COMMANDS = 1 << 31
+CREATE_PUBLIC_THREADS = 1 << 35
+CREATE_PRIVATE_THREADS = 1 << 36
+SEND_MESSAGES_IN_THREADS = 1 << 38
+
+#: What a bot that reads, replies, embeds, attaches, reacts and opens threads needs (the bot
+#: role's permissions in the stub's guilds; ``309237763136``).
+BOT_PERMISSIONS = (
+    VIEW_CHANNEL
+    | SEND_MESSAGES
+    | SEND_MESSAGES_IN_THREADS
+    | CREATE_PUBLIC_THREADS
+    | EMBED_LINKS
+    | ATTACH_FILES
+    | READ_MESSAGE_HISTORY
+    | ADD_REACTIONS
+)
+EVERYONE_PERMISSIONS = (
+    BOT_PERMISSIONS | CREATE_PRIVATE_THREADS | USE_EXTERNAL_EMOJIS | USE_APPLICATION_COMMANDS
+)
+
+_MENTION = re.compile(r"<@!?(\d+)>")
+_ROLE_MENTION = re.compile(r"<@&(\d+)>")
+_OPTION_TYPES = {bool: 5, int: 4, float: 10, str: 3}
+
+
+class DiscordError(Exception):
+    """What Discord answers instead: ``status`` and a JSON ``body`` (``message``, ``code``...)."""
+
+    def __init__(self, status: int, message: str, code: int = 0, **extra: Any) -> None:
+        super().__init__(f"{status} {message} ({code})")
+        self.status = status
+        self.body: dict[str, Any] = {"message": message, "code": code, **extra}
+
+    @classmethod
+    def form(cls, body: dict[str, Any]) -> DiscordError:
+        """A 400 with Discord's body as given (``50035 Invalid Form Body``, ``50006``...)."""
+        error = cls(400, body["message"], body["code"])
+        error.body = body
+        return error
+
+
+def unknown_message() -> DiscordError:
+    return DiscordError(404, "Unknown Message", 10008)
+
+
+def unknown_interaction() -> DiscordError:
+    return DiscordError(404, "Unknown interaction", 10062)
+
+
+def unknown_webhook() -> DiscordError:
+    return DiscordError(404, "Unknown Webhook", 10015)
+
+
+@dataclass
+class StubInteraction:
+    """An interaction the stub handed out, and how the client answered it."""
+
+    id: int
+    token: str
+    type: int
+    payload: dict[str, Any]
+    created_at: float = field(default_factory=time.monotonic)
+    dispatched_at: float | None = None
+    #: The interaction response the client sent (``{"type": 5, "data": {...}}``), once it did.
+    callback: dict[str, Any] | None = None
+    original_id: int | None = None
+    followup_ids: list[int] = field(default_factory=list)
+
+    @property
+    def callback_type(self) -> int | None:
+        return None if self.callback is None else int(self.callback.get("type", 0))
+
+    @property
+    def channel_id(self) -> int:
+        return int(self.payload["channel_id"])
+
+
+class DiscordWorld:
+    """The stub's Discord: one guild ``botkit-test`` to start with, channels ``#general`` and
+    ``#random``, the bot, a human ``alice`` (:attr:`user`) and the guild's ``owner``."""
+
+    def __init__(
+        self,
+        *,
+        token: str = "stub-token",
+        bot_name: str = "botkit",
+        bot_permissions: int = BOT_PERMISSIONS,
+        interaction_timeout: float = 3.0,
+        echo_own_messages: bool = True,
+    ) -> None:
+        self.ids = p.Snowflakes()
+        self.token = token
+        self.bot_permissions = bot_permissions
+        self.interaction_timeout = interaction_timeout
+        self.echo_own_messages = echo_own_messages
+        self.application_id = self.ids()
+        self.bot_id = self.application_id  # as for every application made since 2021
+        self.bot_user = p.user(self.bot_id, bot_name, bot=True)
+        self.users: dict[int, dict[str, Any]] = {self.bot_id: self.bot_user}
+        self.guilds: dict[int, dict[str, Any]] = {}
+        self.members: dict[int, dict[int, dict[str, Any]]] = {}
+        self.channels: dict[int, dict[str, Any]] = {}
+        self.commands: dict[int | None, list[dict[str, Any]]] = {None: []}
+        self.interactions: dict[int, StubInteraction] = {}
+        self._dms: dict[int, int] = {}
+        self._history: dict[int, list[dict[str, Any]]] = {}
+        self._by_id: dict[int, dict[str, Any]] = {}
+        self._reactors: dict[tuple[int, str], list[int]] = {}
+        self._files: dict[int, bytes] = {}
+        self.owner = self.add_user("owner", guild_id=None)
+        self.user = self.add_user("alice", guild_id=None)
+        guild = self.add_guild("botkit-test", members=[self.owner, self.user])
+        self.guild_id = int(guild["id"])
+        self.channel_id = next(c for c, d in self.channels.items() if d.get("name") == "general")
+
+    # -- hooks the server fills in -------------------------------------------------------------
+    def emit(self, event: str, data: dict[str, Any], guild_id: int | None) -> None:
+        """Send ``event`` to connected clients (the stub sends it through its gateway)."""
+
+    def cdn_url(self, path: str) -> str:
+        """The URL at which the stub serves ``path`` (attachments)."""
+        return f"http://cdn.invalid{path}"
+
+    # -- the world -----------------------------------------------------------------------------
+    def add_user(
+        self, name: str, *, bot: bool = False, guild_id: int | None = -1
+    ) -> dict[str, Any]:
+        """A new user, a member of ``guild_id`` (default: the first guild; ``None``: none)."""
+        data = p.user(self.ids(), name, bot=bot)
+        self.users[int(data["id"])] = data
+        if guild_id == -1:
+            guild_id = next(iter(self.guilds), None)
+        if guild_id is not None:
+            self._join(guild_id, data)
+            member = self.members[guild_id][int(data["id"])]
+            self.emit("GUILD_MEMBER_ADD", {**member, "guild_id": str(guild_id)}, guild_id)
+        return data
+
+    def _join(self, guild_id: int, user_data: dict[str, Any]) -> None:
+        roles = [self._bot_role(guild_id)] if int(user_data["id"]) == self.bot_id else []
+        self.members[guild_id][int(user_data["id"])] = p.member(user_data, roles, p.timestamp())
+
+    def _bot_role(self, guild_id: int) -> int:
+        return int(self.guilds[guild_id]["roles"][1]["id"])
+
+    def add_guild(
+        self,
+        name: str,
+        *,
+        channels: Iterable[str] = ("general", "random"),
+        members: Iterable[dict[str, Any]] = (),
+    ) -> dict[str, Any]:
+        """A guild the bot is in, with text ``channels`` and ``members`` (users) besides the bot."""
+        guild_id = self.ids()
+        roles = [
+            p.role(guild_id, "@everyone", EVERYONE_PERMISSIONS),
+            p.role(self.ids(), self.bot_user["username"], self.bot_permissions, position=1),
+        ]
+        self.guilds[guild_id] = {
+            "id": str(guild_id),
+            "name": name,
+            "owner_id": self.owner["id"],
+            "roles": roles,
+            "joined_at": p.timestamp(),
+        }
+        self.members[guild_id] = {}
+        for user_data in [self.bot_user, *members]:
+            self._join(guild_id, user_data)
+        for position, channel in enumerate(channels):
+            channel_id = self.ids()
+            self.channels[channel_id] = p.text_channel(
+                channel_id, guild_id, channel, position=position
+            )
+        self.emit("GUILD_CREATE", self.guild_payload(guild_id, all_members=True), guild_id)
+        return self.guilds[guild_id]
+
+    def add_channel(
+        self, name: str, *, guild_id: int | None = None, kind: int = p.GUILD_TEXT, **fields: Any
+    ) -> dict[str, Any]:
+        """A new channel (text by default) in ``guild_id`` (default: the first guild)."""
+        guild_id = guild_id or self.guild_id
+        position = sum(1 for c in self.channels.values() if c.get("guild_id") == str(guild_id))
+        channel_id = self.ids()
+        data = p.text_channel(channel_id, guild_id, name, position=position, kind=kind)
+        data.update(fields)
+        self.channels[channel_id] = data
+        self.emit("CHANNEL_CREATE", data, guild_id)
+        return data
+
+    def dm_channel(self, user_data: dict[str, Any]) -> dict[str, Any]:
+        """The bot's DM channel with ``user_data``, opened on first use."""
+        user_id = int(user_data["id"])
+        if user_id not in self._dms:
+            channel_id = self.ids()
+            self._dms[user_id] = channel_id
+            self.channels[channel_id] = p.dm_channel(channel_id, user_data)
+        return self.channels[self._dms[user_id]]
+
+    def guild_payload(self, guild_id: int, *, all_members: bool) -> dict[str, Any]:
+        """The GUILD_CREATE of ``guild_id``: the bot's own member only, unless ``all_members``
+        (a session with the server-members intent)."""
+        base = self.guilds[guild_id]
+        members = list(self.members[guild_id].values())
+        if not all_members:
+            members = [m for m in members if m["user"]["id"] == str(self.bot_id)]
+        own = [c for c in self.channels.values() if c.get("guild_id") == base["id"]]
+        return {
+            **base,
+            "unavailable": False,
+            "large": False,
+            "member_count": len(self.members[guild_id]),
+            "members": members,
+            "channels": [c for c in own if c["type"] not in p.THREAD_TYPES],
+            "threads": [c for c in own if c["type"] in p.THREAD_TYPES],
+            "presences": [],
+            "voice_states": [],
+            "emojis": [],
+            "stickers": [],
+            "features": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "soundboard_sounds": [],
+            "icon": None,
+            "banner": None,
+            "splash": None,
+            "description": None,
+            "system_channel_id": None,
+            "afk_timeout": 300,
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "mfa_level": 0,
+            "nsfw_level": 0,
+            "premium_tier": 0,
+            "preferred_locale": "en-US",
+            "application_id": None,
+        }
+
+    def channel(self, channel_id: int) -> dict[str, Any]:
+        try:
+            return self.channels[channel_id]
+        except KeyError:
+            raise DiscordError(404, "Unknown Channel", 10003) from None
+
+    def guild_of(self, channel_id: int) -> int | None:
+        guild = self.channel(channel_id).get("guild_id")
+        return int(guild) if guild else None
+
+    def messages(self, channel_id: int | None = None) -> list[dict[str, Any]]:
+        """The messages of a channel (default :attr:`channel_id`), oldest first, as they are now
+        (edits applied, deleted ones gone, ephemeral ones never there)."""
+        return copy.deepcopy(self._history.get(channel_id or self.channel_id, []))
+
+    def message(self, message_id: int) -> dict[str, Any] | None:
+        """Any message by id, ephemeral interaction responses included."""
+        found = self._by_id.get(int(message_id))
+        return copy.deepcopy(found) if found is not None else None
+
+    def synced_commands(self, guild_id: int | None = None) -> list[dict[str, Any]]:
+        """The application commands registered globally, or in ``guild_id``."""
+        return copy.deepcopy(self.commands.get(guild_id, []))
+
+    # -- events the test dispatches ------------------------------------------------------------
+    def apply(self, event: str, data: dict[str, Any]) -> None:
+        """Update the world for ``event`` before it is sent (the test dispatched it)."""
+        if event == "MESSAGE_CREATE":
+            self._store(copy.deepcopy(data))
+        elif event == "MESSAGE_UPDATE" and int(data["id"]) in self._by_id:
+            self._by_id[int(data["id"])].update(copy.deepcopy(data))
+        elif event == "MESSAGE_DELETE":
+            self._forget(int(data["id"]))
+        elif event in ("CHANNEL_CREATE", "THREAD_CREATE", "CHANNEL_UPDATE", "THREAD_UPDATE"):
+            self.channels[int(data["id"])] = {k: v for k, v in data.items() if k != "newly_created"}
+        elif event in ("CHANNEL_DELETE", "THREAD_DELETE"):
+            self.channels.pop(int(data["id"]), None)
+        elif event == "INTERACTION_CREATE":
+            interaction = self.interactions.get(int(data["id"]))
+            if interaction is None:
+                interaction = StubInteraction(int(data["id"]), data["token"], data["type"], data)
+                self.interactions[interaction.id] = interaction
+            interaction.dispatched_at = time.monotonic()
+        elif event.startswith("MESSAGE_REACTION_") and int(data["message_id"]) in self._by_id:
+            key, user_id = _emoji_key(data["emoji"]), int(data["user_id"])
+            self._react(int(data["message_id"]), key, user_id, add=event.endswith("ADD"))
+
+    def _store(self, message: dict[str, Any]) -> None:
+        message_id, channel_id = int(message["id"]), int(message["channel_id"])
+        if message_id in self._by_id:
+            return
+        self.users.setdefault(int(message["author"]["id"]), message["author"])
+        self._by_id[message_id] = message
+        if message.get("flags", 0) & p.FLAG_EPHEMERAL:
+            return
+        self._history.setdefault(channel_id, []).append(message)
+        channel = self.channels.get(channel_id)
+        if channel is not None:
+            channel["last_message_id"] = message["id"]
+            if channel["type"] in p.THREAD_TYPES:
+                channel["message_count"] += 1
+                channel["total_message_sent"] += 1
+
+    def _forget(self, message_id: int) -> dict[str, Any] | None:
+        message = self._by_id.pop(message_id, None)
+        if message is not None:
+            history = self._history.get(int(message["channel_id"]), [])
+            if message in history:
+                history.remove(message)
+        return message
+
+    # -- messages ------------------------------------------------------------------------------
+    def _find(self, channel_id: int, message_id: int) -> dict[str, Any]:
+        message = self._by_id.get(message_id)
+        if message is None or int(message["channel_id"]) != channel_id:
+            raise unknown_message()
+        return message
+
+    def channel_message(self, channel_id: int, message_id: int) -> dict[str, Any]:
+        """``GET /channels/{id}/messages/{id}``."""
+        return copy.deepcopy(self._find(channel_id, message_id))
+
+    def _mentions(self, content: str, guild_id: int | None, allowed: Any) -> dict[str, Any]:
+        """mentions, mention_roles and mention_everyone of ``content``, as ``allowed`` permits."""
+        parse = None if allowed is None else list(allowed.get("parse") or [])
+        user_ids = [int(u) for u in _MENTION.findall(content)]
+        if parse is not None and "users" not in parse:
+            user_ids = [u for u in user_ids if str(u) in map(str, allowed.get("users") or [])]
+        mentions = []
+        for user_id in dict.fromkeys(user_ids):
+            if user_id in self.users:
+                mention = dict(self.users[user_id])
+                member = self.members.get(guild_id or 0, {}).get(user_id)
+                if member is not None:
+                    mention["member"] = {k: v for k, v in member.items() if k != "user"}
+                mentions.append(mention)
+        roles = _ROLE_MENTION.findall(content)
+        if parse is not None and "roles" not in parse:
+            roles = [r for r in roles if r in map(str, allowed.get("roles") or [])]
+        everyone = ("@everyone" in content or "@here" in content) and (
+            parse is None or "everyone" in parse
+        )
+        return {"mentions": mentions, "mention_roles": roles, "mention_everyone": everyone}
+
+    def _attachments(
+        self, channel_id: int, body: dict[str, Any], files: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        described = {str(a.get("id")): a for a in body.get("attachments") or []}
+        result = []
+        for index, upload in enumerate(files):
+            meta = described.get(str(index), {})
+            attachment_id = self.ids()
+            filename = meta.get("filename") or upload["filename"]
+            self._files[attachment_id] = upload["data"]
+            url = self.cdn_url(f"/attachments/{channel_id}/{attachment_id}/{filename}")
+            result.append(
+                {
+                    "id": str(attachment_id),
+                    "filename": filename,
+                    "description": meta.get("description"),
+                    "content_type": upload.get("content_type") or "application/octet-stream",
+                    "size": upload["size"],
+                    "url": url,
+                    "proxy_url": url,
+                    "flags": 0,
+                }
+            )
+        return result
+
+    def attachment(self, attachment_id: int) -> bytes | None:
+        return self._files.get(attachment_id)
+
+    def _build(
+        self,
+        channel_id: int,
+        body: dict[str, Any],
+        files: list[dict[str, Any]],
+        author: dict[str, Any],
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """A message the bot sends, checked as Discord checks it."""
+        error = p.check_message(body, files=len(files))
+        if error:
+            raise DiscordError.form(error)
+        guild_id = self.guild_of(channel_id)
+        content = str(body.get("content") or "")
+        data = p.message(
+            self.ids(),
+            channel_id,
+            author,
+            content,
+            embeds=[{"type": "rich", **e} for e in body.get("embeds") or []],
+            components=body.get("components") or [],
+            attachments=self._attachments(channel_id, body, files),
+            flags=int(body.get("flags") or 0),
+            tts=bool(body.get("tts")),
+            **self._mentions(content, guild_id, body.get("allowed_mentions")),
+            **fields,
+        )
+        if body.get("nonce") is not None:
+            data["nonce"] = body["nonce"]
+        if body.get("poll"):
+            data["poll"] = body["poll"]
+        reference = body.get("message_reference")
+        if reference and reference.get("message_id"):
+            self._reply(data, reference, body.get("allowed_mentions"))
+        if guild_id is not None:
+            data["guild_id"] = str(guild_id)
+            member = self.members[guild_id].get(int(author["id"]))
+            if member is not None:
+                data["member"] = {k: v for k, v in member.items() if k != "user"}
+        return data
+
+    def _reply(self, data: dict[str, Any], reference: dict[str, Any], allowed: Any) -> None:
+        target = self._by_id.get(int(reference["message_id"]))
+        if target is None:
+            if reference.get("fail_if_not_exists", True) is False:
+                return
+            error = p.FormErrors()
+            error.add(["message_reference"], "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message")
+            raise DiscordError.form(error.body() or {})
+        data["type"] = 19  # REPLY
+        data["message_reference"] = {
+            "type": 0,
+            "message_id": target["id"],
+            "channel_id": target["channel_id"],
+            **({"guild_id": target["guild_id"]} if target.get("guild_id") else {}),
+        }
+        data["referenced_message"] = copy.deepcopy(target)
+        pings = allowed is None or allowed.get("replied_user", False)
+        if pings and all(m["id"] != target["author"]["id"] for m in data["mentions"]):
+            data["mentions"].append(dict(target["author"]))
+
+    def create_message(
+        self, channel_id: int, body: dict[str, Any], files: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """``POST /channels/{id}/messages`` by the bot."""
+        self.channel(channel_id)
+        data = self._build(channel_id, body, files, self.bot_user)
+        self._publish(data)
+        return copy.deepcopy(data)
+
+    def _publish(self, data: dict[str, Any]) -> None:
+        """Store a message the bot made; echo it on the gateway as Discord does."""
+        self._store(data)
+        if self.echo_own_messages and not data["flags"] & p.FLAG_EPHEMERAL:
+            guild = data.get("guild_id")
+            self.emit("MESSAGE_CREATE", copy.deepcopy(data), int(guild) if guild else None)
+
+    def edit_message(
+        self,
+        channel_id: int,
+        message_id: int,
+        body: dict[str, Any],
+        files: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        """``PATCH`` a message: only the bot's own, never left empty."""
+        message = self._find(channel_id, message_id)
+        if int(message["author"]["id"]) != self.bot_id:
+            raise DiscordError(403, "Cannot edit a message authored by another user", 50005)
+        return self._edit(message, body, files)
+
+    def _edit(
+        self, message: dict[str, Any], body: dict[str, Any], files: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        error = p.check_message(body, editing=True)
+        if error:
+            raise DiscordError.form(error)
+        updated = dict(message)
+        channel_id = int(message["channel_id"])
+        guild_id = self.guild_of(channel_id)
+        for key in ("content", "embeds", "components"):
+            if key in body:
+                updated[key] = (
+                    body[key] if body[key] is not None else ([] if key != "content" else "")
+                )
+        if "embeds" in body:
+            updated["embeds"] = [{"type": "rich", **e} for e in updated["embeds"]]
+        if "flags" in body and body["flags"] is not None:
+            updated["flags"] = int(body["flags"]) | (message["flags"] & p.FLAG_EPHEMERAL)
+        updated["flags"] &= ~p.FLAG_LOADING
+        if "attachments" in body:
+            kept = {str(a.get("id")) for a in body.get("attachments") or []}
+            updated["attachments"] = [a for a in message["attachments"] if a["id"] in kept]
+        if files:
+            updated["attachments"] = updated["attachments"] + self._attachments(
+                channel_id, body, files
+            )
+        if "content" in body:
+            updated.update(
+                self._mentions(updated["content"], guild_id, body.get("allowed_mentions"))
+            )
+        if not (updated["content"] or updated["embeds"] or updated["components"]) and not (
+            updated["attachments"] or updated.get("poll")
+        ):
+            raise DiscordError(400, "Cannot send an empty message", 50006)
+        updated["edited_timestamp"] = p.timestamp()
+        message.clear()
+        message.update(updated)
+        if self.echo_own_messages and not message["flags"] & p.FLAG_EPHEMERAL:
+            self.emit("MESSAGE_UPDATE", copy.deepcopy(message), guild_id)
+        return copy.deepcopy(message)
+
+    def delete_message(self, channel_id: int, message_id: int) -> None:
+        message = self._find(channel_id, message_id)
+        guild_id = self.guild_of(channel_id)
+        if (
+            guild_id is not None
+            and int(message["author"]["id"]) != self.bot_id
+            and not self.bot_permissions & MANAGE_MESSAGES
+        ):
+            raise DiscordError(403, "Missing Permissions", 50013)
+        self._forget(message_id)
+        event = {"id": str(message_id), "channel_id": str(channel_id)}
+        if guild_id is not None:
+            event["guild_id"] = str(guild_id)
+        self.emit("MESSAGE_DELETE", event, guild_id)
+
+    def history(self, channel_id: int, query: dict[str, str]) -> list[dict[str, Any]]:
+        """``GET /channels/{id}/messages``: newest first, ``before``/``after``/``around``."""
+        self.channel(channel_id)
+        limit = max(1, min(100, int(query.get("limit", "50"))))
+        found = self._history.get(channel_id, [])
+        if "around" in query:
+            pivot, half = int(query["around"]), limit // 2
+            older = [m for m in found if int(m["id"]) < pivot]
+            older = older[len(older) - half :] if half else []
+            chosen = older + [m for m in found if int(m["id"]) >= pivot][: limit - len(older)]
+        elif "after" in query:
+            chosen = [m for m in found if int(m["id"]) > int(query["after"])][:limit]
+        else:
+            before = int(query.get("before", 1 << 64))
+            chosen = [m for m in found if int(m["id"]) < before][-limit:]
+        return copy.deepcopy(list(reversed(chosen)))
+
+    # -- threads and reactions -----------------------------------------------------------------
+    def create_thread(
+        self, channel_id: int, body: dict[str, Any], message_id: int | None = None
+    ) -> dict[str, Any]:
+        """Start a thread from a message (its id becomes the thread's) or without one."""
+        parent = self.channel(channel_id)
+        if parent["type"] not in (p.GUILD_TEXT, 5, p.GUILD_FORUM):
+            raise DiscordError(400, "Cannot execute action on this channel type", 50024)
+        name = str(body.get("name") or "")
+        if not 1 <= len(name) <= 100:
+            errors = p.FormErrors()
+            errors.add(["name"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+            raise DiscordError.form(errors.body() or {})
+        guild_id = int(parent["guild_id"])
+        archive = int(body.get("auto_archive_duration") or 1440)
+        if message_id is not None:
+            starter = self._find(channel_id, message_id)
+            if starter.get("thread") or message_id in self.channels:
+                raise DiscordError(
+                    400, "A thread has already been created for this message", 160004
+                )
+            kind = 10 if parent["type"] == 5 else p.PUBLIC_THREAD
+            data = p.thread(
+                message_id,
+                guild_id,
+                channel_id,
+                self.bot_id,
+                name,
+                kind=kind,
+                auto_archive_duration=archive,
+            )
+            starter["thread"] = data
+            starter["flags"] |= p.FLAG_HAS_THREAD
+        else:
+            kind = (
+                p.PUBLIC_THREAD
+                if parent["type"] == p.GUILD_FORUM
+                else int(body.get("type") or p.PRIVATE_THREAD)
+            )
+            data = p.thread(
+                self.ids(),
+                guild_id,
+                channel_id,
+                self.bot_id,
+                name,
+                kind=kind,
+                auto_archive_duration=archive,
+            )
+        self.channels[int(data["id"])] = data
+        data["member"] = {
+            "id": data["id"],
+            "user_id": str(self.bot_id),
+            "join_timestamp": p.timestamp(),
+            "flags": 0,
+        }
+        self.emit("THREAD_CREATE", {**copy.deepcopy(data), "newly_created": True}, guild_id)
+        result = copy.deepcopy(data)
+        if parent["type"] == p.GUILD_FORUM and message_id is None:
+            starter_body = dict(body.get("message") or {})
+            message = self._build(int(data["id"]), starter_body, [], self.bot_user)
+            message["id"] = data["id"]
+            self._publish(message)
+            result["message"] = copy.deepcopy(message)
+        return result
+
+    def _react(self, message_id: int, emoji: str, user_id: int, *, add: bool) -> None:
+        message = self._by_id.get(message_id)
+        if message is None:
+            raise unknown_message()
+        users = self._reactors.setdefault((message_id, emoji), [])
+        if add and user_id not in users:
+            users.append(user_id)
+        elif not add and user_id in users:
+            users.remove(user_id)
+        reactions = [r for r in message["reactions"] if _emoji_key(r["emoji"]) != emoji]
+        if users:
+            name, _, custom = emoji.partition(":")
+            reactions.append(
+                {
+                    "count": len(users),
+                    "count_details": {"burst": 0, "normal": len(users)},
+                    "me": self.bot_id in users,
+                    "me_burst": False,
+                    "burst_colors": [],
+                    "emoji": {"id": custom or None, "name": name},
+                }
+            )
+        message["reactions"] = reactions
+
+    def react(
+        self, channel_id: int, message_id: int, emoji: str, user_id: int, *, add: bool
+    ) -> None:
+        """Add (``PUT``) or remove (``DELETE``) a reaction by ``user_id``; emit the event."""
+        message = self._find(channel_id, message_id)
+        if not emoji:
+            raise DiscordError(400, "Unknown Emoji", 10014)
+        self._react(message_id, emoji, user_id, add=add)
+        guild_id = self.guild_of(channel_id)
+        name, _, custom = emoji.partition(":")
+        event: dict[str, Any] = {
+            "user_id": str(user_id),
+            "channel_id": str(channel_id),
+            "message_id": str(message_id),
+            "emoji": {"id": custom or None, "name": name},
+            "burst": False,
+            "type": 0,
+        }
+        if guild_id is not None:
+            event["guild_id"] = str(guild_id)
+        if add:
+            event["message_author_id"] = message["author"]["id"]
+        self.emit("MESSAGE_REACTION_ADD" if add else "MESSAGE_REACTION_REMOVE", event, guild_id)
+
+    def reactors(self, channel_id: int, message_id: int, emoji: str) -> list[dict[str, Any]]:
+        self._find(channel_id, message_id)
+        return [self.users[u] for u in self._reactors.get((message_id, emoji), [])]
+
+    # -- application commands ------------------------------------------------------------------
+    def _scope(self, application_id: int, guild_id: int | None) -> list[dict[str, Any]]:
+        if application_id != self.application_id:
+            raise DiscordError(403, "Missing Access", 50001)
+        if guild_id is not None and guild_id not in self.guilds:
+            raise DiscordError(403, "Missing Access", 50001)
+        return self.commands.setdefault(guild_id, [])
+
+    def _stored_command(
+        self, sent: dict[str, Any], guild_id: int | None, previous: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        command: dict[str, Any] = {
+            "type": 1,
+            "description": "",
+            "default_member_permissions": None,
+            "nsfw": False,
+            "contexts": None,
+            "integration_types": [0],
+            "name_localizations": None,
+            "description_localizations": None,
+            **copy.deepcopy(sent),
+        }
+        if guild_id is None:
+            command.setdefault("dm_permission", True)
+        else:
+            command["guild_id"] = str(guild_id)
+        command["id"] = previous["id"] if previous else str(self.ids())
+        command["application_id"] = str(self.application_id)
+        unchanged = previous is not None and _same_command(previous, command)
+        command["version"] = previous["version"] if unchanged and previous else str(self.ids())
+        return command
+
+    def put_commands(
+        self, application_id: int, guild_id: int | None, sent: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """A bulk overwrite: same-name commands keep their id (and version when unchanged)."""
+        current = self._scope(application_id, guild_id)
+        error = p.check_commands(sent)
+        if error:
+            raise DiscordError.form(error)
+        by_name = {(c.get("type", 1), c["name"]): c for c in current}
+        result = [
+            self._stored_command(c, guild_id, by_name.get((c.get("type", 1), c.get("name"))))
+            for c in sent
+        ]
+        self.commands[guild_id] = result
+        return copy.deepcopy(result)
+
+    def upsert_command(
+        self, application_id: int, guild_id: int | None, sent: dict[str, Any]
+    ) -> tuple[bool, dict[str, Any]]:
+        """``POST`` one command: (whether it is new, the command)."""
+        current = self._scope(application_id, guild_id)
+        error = p.check_commands([sent])
+        if error:
+            raise DiscordError.form(error)
+        key = (sent.get("type", 1), sent.get("name"))
+        previous = next((c for c in current if (c.get("type", 1), c["name"]) == key), None)
+        command = self._stored_command(sent, guild_id, previous)
+        if previous is not None:
+            current[current.index(previous)] = command
+        else:
+            current.append(command)
+        return previous is None, copy.deepcopy(command)
+
+    def command(self, application_id: int, guild_id: int | None, command_id: int) -> dict[str, Any]:
+        for command in self._scope(application_id, guild_id):
+            if int(command["id"]) == command_id:
+                return command
+        raise DiscordError(404, "Unknown application command", 10063)
+
+    def edit_command(
+        self, application_id: int, guild_id: int | None, command_id: int, sent: dict[str, Any]
+    ) -> dict[str, Any]:
+        command = self.command(application_id, guild_id, command_id)
+        merged = {**command, **sent}
+        error = p.check_commands([merged])
+        if error:
+            raise DiscordError.form(error)
+        stored = self._stored_command(merged, guild_id, command)
+        command.clear()
+        command.update(stored)
+        return copy.deepcopy(command)
+
+    def delete_command(self, application_id: int, guild_id: int | None, command_id: int) -> None:
+        command = self.command(application_id, guild_id, command_id)
+        self.commands[guild_id].remove(command)
+
+    # -- interactions --------------------------------------------------------------------------
+    def _interaction(self, interaction_id: int, token: str) -> StubInteraction:
+        interaction = self.interactions.get(interaction_id)
+        if interaction is None or interaction.token != token:
+            raise unknown_interaction()
+        return interaction
+
+    def _by_token(self, application_id: int, token: str) -> StubInteraction:
+        if application_id != self.application_id:
+            raise unknown_webhook()
+        for interaction in self.interactions.values():
+            if interaction.token == token:
+                return interaction
+        raise unknown_webhook()
+
+    def interaction_callback(
+        self, interaction_id: int, token: str, body: dict[str, Any], files: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """``POST /interactions/{id}/{token}/callback``: the answer with ``with_response``."""
+        interaction = self._interaction(interaction_id, token)
+        started = interaction.dispatched_at or interaction.created_at
+        if interaction.callback is not None:
+            raise DiscordError(400, "Interaction has already been acknowledged.", 40060)
+        if time.monotonic() - started > self.interaction_timeout:
+            raise unknown_interaction()
+        kind = int(body.get("type") or 0)
+        allowed = {2: (4, 5, 9), 3: (4, 5, 6, 7, 9), 4: (8,), 5: (4, 5, 6, 7)}
+        if kind not in allowed.get(interaction.type, ()):
+            errors = p.FormErrors()
+            errors.add(["type"], "INTERACTION_RESPONSE_TYPE_INVALID", "Invalid response type")
+            raise DiscordError.form(errors.body() or {})
+        data = dict(body.get("data") or {})
+        resource: dict[str, Any] | None = None
+        if kind in (4, 5):
+            if kind == 4:
+                message = self._build(
+                    interaction.channel_id,
+                    data,
+                    files,
+                    self.bot_user,
+                    type=20 if interaction.type == 2 else 0,
+                    webhook_id=str(self.application_id),
+                    application_id=str(self.application_id),
+                    interaction_metadata=self._metadata(interaction),
+                )
+            else:
+                message = self._loading(interaction, int(data.get("flags") or 0) | p.FLAG_LOADING)
+            interaction.original_id = int(message["id"])
+            self._publish(message)
+            resource = {"type": kind, "message": copy.deepcopy(message)}
+        elif kind in (6, 7):
+            target = interaction.payload.get("message") or {}
+            interaction.original_id = int(target["id"]) if target else None
+            stored = self._by_id.get(interaction.original_id or 0)
+            if kind == 7 and stored is not None:
+                resource = {"type": 7, "message": self._edit(stored, data, files)}
+        elif kind == 8:
+            choices = data.get("choices") or []
+            if len(choices) > 25:
+                errors = p.FormErrors()
+                errors.too_long(["data", "choices"], choices, 25)
+                raise DiscordError.form(errors.body() or {})
+        interaction.callback = {"type": kind, "data": data}
+        answer: dict[str, Any] = {
+            "interaction": {
+                "id": str(interaction.id),
+                "type": interaction.type,
+                "response_message_loading": kind == 5,
+                "response_message_ephemeral": bool(int(data.get("flags") or 0) & p.FLAG_EPHEMERAL),
+            }
+        }
+        if interaction.original_id is not None and kind in (4, 5, 7):
+            answer["interaction"]["response_message_id"] = str(interaction.original_id)
+        if resource is not None:
+            answer["resource"] = resource
+        return answer
+
+    def _metadata(self, interaction: StubInteraction) -> dict[str, Any]:
+        payload = interaction.payload
+        user = payload.get("user") or (payload.get("member") or {}).get("user")
+        metadata: dict[str, Any] = {
+            "id": str(interaction.id),
+            "type": interaction.type,
+            "user": user,
+            "authorizing_integration_owners": payload.get("authorizing_integration_owners", {}),
+        }
+        if interaction.type == 2:
+            metadata["name"] = (payload.get("data") or {}).get("name")
+            metadata["command_type"] = 1
+        if interaction.type == 3 and payload.get("message"):
+            metadata["interacted_message_id"] = payload["message"]["id"]
+        return metadata
+
+    def _loading(self, interaction: StubInteraction, flags: int) -> dict[str, Any]:
+        """The message of a deferred response: empty, flagged LOADING, until it is edited."""
+        data = p.message(
+            self.ids(),
+            interaction.channel_id,
+            self.bot_user,
+            "",
+            flags=flags,
+            type=20 if interaction.type == 2 else 0,
+            webhook_id=str(self.application_id),
+            application_id=str(self.application_id),
+            interaction_metadata=self._metadata(interaction),
+        )
+        guild_id = self.guild_of(interaction.channel_id)
+        if guild_id is not None:
+            data["guild_id"] = str(guild_id)
+        return data
+
+    def followup(
+        self, application_id: int, token: str, body: dict[str, Any], files: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """``POST /webhooks/{app}/{token}``: a followup message (only after the response)."""
+        interaction = self._by_token(application_id, token)
+        if interaction.callback is None:
+            raise unknown_webhook()
+        message = self._build(
+            interaction.channel_id,
+            body,
+            files,
+            self.bot_user,
+            webhook_id=str(self.application_id),
+            application_id=str(self.application_id),
+            interaction_metadata=self._metadata(interaction),
+        )
+        interaction.followup_ids.append(int(message["id"]))
+        self._publish(message)
+        return copy.deepcopy(message)
+
+    def _webhook_message(self, application_id: int, token: str, message_id: str) -> dict[str, Any]:
+        interaction = self._by_token(application_id, token)
+        if message_id == "@original":
+            wanted = interaction.original_id
+        else:
+            wanted = int(message_id)
+            if wanted not in (interaction.original_id, *interaction.followup_ids):
+                raise unknown_message()
+        message = self._by_id.get(wanted or 0)
+        if message is None:
+            raise unknown_message()
+        return message
+
+    def webhook_message(self, application_id: int, token: str, message_id: str) -> dict[str, Any]:
+        return copy.deepcopy(self._webhook_message(application_id, token, message_id))
+
+    def edit_webhook_message(
+        self,
+        application_id: int,
+        token: str,
+        message_id: str,
+        body: dict[str, Any],
+        files: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        return self._edit(self._webhook_message(application_id, token, message_id), body, files)
+
+    def delete_webhook_message(self, application_id: int, token: str, message_id: str) -> None:
+        message = self._webhook_message(application_id, token, message_id)
+        self._forget(int(message["id"]))
+        guild = message.get("guild_id")
+        event = {"id": message["id"], "channel_id": message["channel_id"]}
+        if guild:
+            event["guild_id"] = guild
+        self.emit("MESSAGE_DELETE", event, int(guild) if guild else None)
+
+    # -- payload builders for tests ------------------------------------------------------------
+    def message_create(
+        self,
+        content: str = "",
+        *,
+        channel_id: int | None = None,
+        author: dict[str, Any] | None = None,
+        author_bot: bool = False,
+        mention_bot: bool = False,
+        dm: bool = False,
+        reply_to: int | None = None,
+        attachments: Iterable[tuple[str, bytes]] = (),
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """A MESSAGE_CREATE from a user, to :meth:`dispatch`: in ``channel_id`` (a channel or
+        thread; default :attr:`channel_id`) or the bot's DM with the author (``dm``), by
+        ``author`` (default :attr:`user`; ``author_bot``: another bot), ``<@bot>`` first when
+        ``mention_bot``, replying to ``reply_to``, with ``attachments`` (name, bytes) that the
+        stub serves."""
+        if author is None:
+            author = self._other_bot() if author_bot else self.user
+        if mention_bot:
+            content = f"<@{self.bot_id}> {content}".rstrip()
+        channel = self.dm_channel(author) if dm else self.channel(channel_id or self.channel_id)
+        channel_id = int(channel["id"])
+        guild_id = self.guild_of(channel_id)
+        data = p.message(
+            self.ids(), channel_id, author, content, **self._mentions(content, guild_id, None)
+        )
+        if guild_id is not None:
+            data["guild_id"] = str(guild_id)
+            member = self.members[guild_id].get(int(author["id"]))
+            if member is not None:
+                data["member"] = {k: v for k, v in member.items() if k != "user"}
+        if reply_to is not None:
+            self._reply(data, {"message_id": reply_to}, None)
+        files = [
+            {"filename": name, "data": raw, "size": len(raw), "content_type": None}
+            for name, raw in attachments
+        ]
+        data["attachments"] = self._attachments(channel_id, {}, files)
+        data.update(fields)
+        return data
+
+    def _other_bot(self) -> dict[str, Any]:
+        for user_data in self.users.values():
+            if user_data.get("bot") and int(user_data["id"]) != self.bot_id:
+                return user_data
+        return self.add_user("otherbot", bot=True)
+
+    def _interaction_base(
+        self,
+        kind: int,
+        data: dict[str, Any],
+        *,
+        channel_id: int | None,
+        user: dict[str, Any] | None,
+        dm: bool,
+        message: dict[str, Any] | None = None,
+        locale: str = "en-US",
+    ) -> dict[str, Any]:
+        user = user or self.user
+        channel = self.dm_channel(user) if dm else self.channel(channel_id or self.channel_id)
+        guild_id = self.guild_of(int(channel["id"]))
+        interaction_id, token = self.ids(), "itoken-" + secrets.token_urlsafe(24)
+        payload: dict[str, Any] = {
+            "id": str(interaction_id),
+            "application_id": str(self.application_id),
+            "type": kind,
+            "data": data,
+            "channel_id": channel["id"],
+            "channel": copy.deepcopy(channel),
+            "token": token,
+            "version": 1,
+            "app_permissions": str(self.bot_permissions),
+            "locale": locale,
+            "entitlements": [],
+            "attachment_size_limit": 10 * 1024 * 1024,
+        }
+        if guild_id is not None:
+            member = copy.deepcopy(self.members[guild_id].get(int(user["id"])))
+            if member is None:
+                member = p.member(user, [], p.timestamp())
+            member["permissions"] = str(EVERYONE_PERMISSIONS)
+            payload.update(
+                guild_id=str(guild_id),
+                guild_locale="en-US",
+                member=member,
+                guild={"id": str(guild_id), "locale": "en-US", "features": []},
+                authorizing_integration_owners={"0": str(guild_id)},
+                context=0,
+            )
+        else:
+            payload.update(user=user, authorizing_integration_owners={"0": "0"}, context=1)
+        if message is not None:
+            payload["message"] = copy.deepcopy(message)
+        self.interactions[interaction_id] = StubInteraction(interaction_id, token, kind, payload)
+        return payload
+
+    def _command_data(
+        self, name: str, options: dict[str, Any] | list[dict[str, Any]] | None, guild_id: int | None
+    ) -> dict[str, Any]:
+        """The ``data`` of a slash command: ``name`` may be ``"group sub"``; option types come
+        from the synced command when there is one, else from the Python values."""
+        root, *path = name.split()
+        synced = None
+        for scope in ([guild_id] if guild_id else []) + [None]:
+            synced = next(
+                (
+                    c
+                    for c in self.commands.get(scope, [])
+                    if c["name"] == root and c.get("type", 1) == 1
+                ),
+                None,
+            )
+            if synced:
+                break
+        schema = (synced or {}).get("options") or []
+        for part in path:
+            schema = next((o.get("options") or [] for o in schema if o["name"] == part), [])
+        if isinstance(options, list):
+            built = options
+        else:
+            built = []
+            for key, value in (options or {}).items():
+                known = next((o for o in schema if o["name"] == key), None)
+                kind = known["type"] if known else _OPTION_TYPES.get(type(value), 3)
+                built.append({"name": key, "type": kind, "value": value})
+        for depth, part in reversed(list(enumerate(path))):
+            kind = 2 if depth < len(path) - 1 else 1
+            built = [{"name": part, "type": kind, "options": built}]
+        data: dict[str, Any] = {
+            "id": synced["id"] if synced else str(self.ids()),
+            "name": root,
+            "type": 1,
+        }
+        if built:
+            data["options"] = built
+        if synced and synced.get("guild_id"):
+            data["guild_id"] = synced["guild_id"]
+        resolved = self._resolved(built)
+        if resolved:
+            data["resolved"] = resolved
+        return data
+
+    def _resolved(self, options: list[dict[str, Any]]) -> dict[str, Any]:
+        """``resolved`` users and channels for user (6) and channel (7) options."""
+        users: dict[str, Any] = {}
+        channels: dict[str, Any] = {}
+        for option in _walk(options):
+            value = option.get("value")
+            if option.get("type") == 6 and value is not None and int(value) in self.users:
+                users[str(value)] = self.users[int(value)]
+            if option.get("type") == 7 and value is not None and int(value) in self.channels:
+                channel = self.channels[int(value)]
+                channels[str(value)] = {**channel, "permissions": str(self.bot_permissions)}
+        resolved: dict[str, Any] = {}
+        if users:
+            resolved["users"] = users
+        if channels:
+            resolved["channels"] = channels
+        return resolved
+
+    def slash_command_interaction(
+        self,
+        name: str,
+        options: dict[str, Any] | list[dict[str, Any]] | None = None,
+        *,
+        channel_id: int | None = None,
+        user: dict[str, Any] | None = None,
+        dm: bool = False,
+        locale: str = "en-US",
+    ) -> dict[str, Any]:
+        """An INTERACTION_CREATE for ``/name`` (``"group sub"`` for a subcommand) with
+        ``options`` ({name: value} or raw option objects), in a guild channel or the bot's DM."""
+        guild_id = None if dm else self.guild_of(channel_id or self.channel_id)
+        data = self._command_data(name, options, guild_id)
+        return self._interaction_base(
+            2, data, channel_id=channel_id, user=user, dm=dm, locale=locale
+        )
+
+    def autocomplete_interaction(
+        self,
+        name: str,
+        options: dict[str, Any],
+        focused: str,
+        *,
+        channel_id: int | None = None,
+        user: dict[str, Any] | None = None,
+        dm: bool = False,
+    ) -> dict[str, Any]:
+        """An autocomplete INTERACTION_CREATE: the user is typing option ``focused``."""
+        guild_id = None if dm else self.guild_of(channel_id or self.channel_id)
+        data = self._command_data(name, options, guild_id)
+        for option in _walk(data.get("options") or []):
+            if option["name"] == focused and "value" in option:
+                option["focused"] = True
+                option["value"] = str(option["value"])
+        return self._interaction_base(4, data, channel_id=channel_id, user=user, dm=dm)
+
+    def component_interaction(
+        self,
+        custom_id: str,
+        *,
+        message_id: int | None = None,
+        values: list[str] | None = None,
+        user: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A click on the button (or a choice in the select menu) ``custom_id``, on message
+        ``message_id`` or else the latest message that carries it."""
+        if message_id is None:
+            candidates = list(reversed(self._by_id.values()))
+        else:
+            candidates = [self._by_id[message_id]] if message_id in self._by_id else []
+        for message in candidates:
+            component = next(
+                (
+                    c
+                    for c in _walk(message.get("components") or [], "components")
+                    if c.get("custom_id") == custom_id
+                ),
+                None,
+            )
+            if component is not None:
+                break
+        else:
+            raise ValueError(f"no message carries a component with custom_id {custom_id!r}")
+        data: dict[str, Any] = {"custom_id": custom_id, "component_type": component["type"]}
+        if values is not None or component["type"] != 2:
+            data["values"] = values or []
+        channel_id = int(message["channel_id"])
+        channel = self.channels.get(channel_id, {})
+        return self._interaction_base(
+            3,
+            data,
+            channel_id=channel_id if channel.get("type") != p.DM else None,
+            user=user,
+            dm=channel.get("type") == p.DM,
+            message=message,
+        )
+
+    def modal_submit_interaction(
+        self,
+        custom_id: str,
+        fields: dict[str, str],
+        *,
+        channel_id: int | None = None,
+        user: dict[str, Any] | None = None,
+        dm: bool = False,
+    ) -> dict[str, Any]:
+        """A submitted modal ``custom_id`` whose text inputs hold ``fields`` ({custom_id: value})."""
+        rows = [
+            {"type": 1, "components": [{"type": 4, "custom_id": key, "value": value}]}
+            for key, value in fields.items()
+        ]
+        data = {"custom_id": custom_id, "components": rows}
+        return self._interaction_base(5, data, channel_id=channel_id, user=user, dm=dm)
+
+
+def _walk(items: list[dict[str, Any]], key: str = "options") -> Iterator[dict[str, Any]]:
+    for item in items:
+        yield item
+        yield from _walk(item.get(key) or [], key)
+
+
+def _emoji_key(emoji: dict[str, Any]) -> str:
+    return f"{emoji['name']}:{emoji['id']}" if emoji.get("id") else str(emoji.get("name"))
+
+
+def _same_command(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    skip = {"id", "version", "application_id"}
+    return {k: v for k, v in old.items() if k not in skip} == {
+        k: v for k, v in new.items() if k not in skip
+    }
