@@ -150,6 +150,10 @@ class Gateway:
         self.heartbeats = 0
         #: Close codes the stub sent (``drop_connection`` and protocol errors).
         self.closes: list[int] = []
+        #: Close codes clients sent (``None``: the connection dropped without one).
+        self.client_closes: list[int | None] = []
+        #: Every websocket connection: its path (``/gateway`` or ``/gateway-resume``) and query.
+        self.connects: list[tuple[str, dict[str, str]]] = []
 
     # -- serving -------------------------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -157,6 +161,7 @@ class Gateway:
         await ws.prepare(request)
         conn = Connection(ws, request, zlib_stream=request.query.get("compress") == "zlib-stream")
         self.connections.append(conn)
+        self.connects.append((conn.path, conn.query))
         conn.send(10, {"heartbeat_interval": int(self.host.heartbeat_interval * 1000)})
         try:
             async for msg in ws:
@@ -175,6 +180,8 @@ class Gateway:
         return ws
 
     def _detach(self, conn: Connection, code: int | None) -> None:
+        if not conn.closed_by_stub:
+            self.client_closes.append(code)
         session = conn.session
         if session is not None and session.connection is conn:
             session.connection = None

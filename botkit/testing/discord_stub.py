@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import re
 import threading
@@ -41,6 +42,7 @@ from botkit.testing.discord_world import BOT_PERMISSIONS, DiscordError, DiscordW
 from botkit.testing.server import RecordedRequest, StubServer, drop
 
 T = TypeVar("T")
+_log = logging.getLogger(__name__)
 _REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
 
 
@@ -97,6 +99,10 @@ class StubDiscord(DiscordWorld, StubServer):
         self.shards = shards
         self.gateway = Gateway(self)
         self._faults: deque[DiscordFault] = deque()
+        #: Exceptions the stub's own handlers raised (answered with a 503): a test should
+        #: expect none.
+        self.errors: list[BaseException] = []
+        self._read_bodies: dict[int, tuple[Any, list[dict[str, Any]]]] = {}
         self._changes = threading.Condition()
         DiscordWorld.__init__(
             self,
@@ -385,6 +391,18 @@ class StubDiscord(DiscordWorld, StubServer):
                 fields[part.name] = await part.text()
         return (body if body is not None else fields), files
 
+    def _body(self, request: web.Request) -> dict[str, Any]:
+        """The JSON object the client sent (``payload_json`` for a multipart body)."""
+        body = self._read_bodies[id(request)][0]
+        if body is None:
+            return {}
+        if not isinstance(body, dict):
+            raise DiscordError(400, "The request body contains invalid JSON.", 50109)
+        return body
+
+    def _uploads(self, request: web.Request) -> list[dict[str, Any]]:
+        return self._read_bodies[id(request)][1]
+
     @web.middleware
     async def _middleware(
         self, request: web.Request, handler: Callable[[web.Request], Any]
@@ -394,8 +412,11 @@ class StubDiscord(DiscordWorld, StubServer):
         if not request.path.startswith(self.prefix + "/"):
             return await handler(request)  # type: ignore[no-any-return]
         body, files = await self._read(request)
-        request["body"], request["files"] = body, files
+        self._read_bodies[id(request)] = body, files
         try:
+            unmatched = request.match_info.http_exception
+            if unmatched is not None:
+                raise unmatched  # an unknown route: Discord's 404 (or 405), whatever the token
             fault = self._next_fault(request)
             if fault is not None:
                 return self._fault_response(fault, request)
@@ -411,7 +432,13 @@ class StubDiscord(DiscordWorld, StubServer):
         except web.HTTPMethodNotAllowed:
             body405 = {"message": "405: Method Not Allowed", "code": 0}
             return _json(body405, status=405)
+        except Exception as error:  # a bug in the stub: answered at once, kept in ``errors``
+            self.errors.append(error)
+            _log.exception("%s failed on %s %s", self.name, request.method, request.path)
+            message = f"stub error: {type(error).__name__}: {error}"
+            return _json({"message": message, "code": 0}, status=503)  # discord.py: no retry
         finally:
+            del self._read_bodies[id(request)]
             self.requests.append(
                 RecordedRequest(
                     request.method,
@@ -500,7 +527,7 @@ class StubDiscord(DiscordWorld, StubServer):
         return _json(found)
 
     async def _api_open_dm(self, request: web.Request) -> web.StreamResponse:
-        recipient = self.users.get(int(_body(request).get("recipient_id") or 0))
+        recipient = self.users.get(int(self._body(request).get("recipient_id") or 0))
         if recipient is None:
             raise DiscordError(400, "Unknown User", 10013)
         return _json(self.dm_channel(recipient))
@@ -563,7 +590,9 @@ class StubDiscord(DiscordWorld, StubServer):
         return _json(self.history(_id(request, "channel_id"), dict(request.query)))
 
     async def _api_create_message(self, request: web.Request) -> web.StreamResponse:
-        message = self.create_message(_id(request, "channel_id"), _body(request), request["files"])
+        message = self.create_message(
+            _id(request, "channel_id"), self._body(request), self._uploads(request)
+        )
         return _json(message)
 
     async def _api_message(self, request: web.Request) -> web.StreamResponse:
@@ -572,7 +601,9 @@ class StubDiscord(DiscordWorld, StubServer):
 
     async def _api_edit_message(self, request: web.Request) -> web.StreamResponse:
         channel_id, message_id = _id(request, "channel_id"), _id(request, "message_id")
-        edited = self.edit_message(channel_id, message_id, _body(request), request["files"])
+        edited = self.edit_message(
+            channel_id, message_id, self._body(request), self._uploads(request)
+        )
         return _json(edited)
 
     async def _api_delete_message(self, request: web.Request) -> web.StreamResponse:
@@ -585,7 +616,7 @@ class StubDiscord(DiscordWorld, StubServer):
 
     async def _api_thread(self, request: web.Request) -> web.StreamResponse:
         message_id = _id(request, "message_id") if "message_id" in request.match_info else None
-        created = self.create_thread(_id(request, "channel_id"), _body(request), message_id)
+        created = self.create_thread(_id(request, "channel_id"), self._body(request), message_id)
         return _json(created, status=201)
 
     async def _api_react(self, request: web.Request) -> web.StreamResponse:
@@ -604,12 +635,12 @@ class StubDiscord(DiscordWorld, StubServer):
         app_id = _id(request, "app_id")
         guild_id = _id(request, "guild_id") if "guild_id" in request.match_info else None
         if request.method == "PUT":
-            sent = request["body"]
+            sent = self._read_bodies[id(request)][0]
             if not isinstance(sent, list):
                 raise DiscordError(400, "400: Bad Request", 50035)
             return _json(self.put_commands(app_id, guild_id, sent))
         if request.method == "POST":
-            created, command = self.upsert_command(app_id, guild_id, _body(request))
+            created, command = self.upsert_command(app_id, guild_id, self._body(request))
             return _json(command, status=201 if created else 200)
         self._scope(app_id, guild_id)  # 403 for another application or guild
         return _json(self.synced_commands(guild_id))
@@ -618,7 +649,7 @@ class StubDiscord(DiscordWorld, StubServer):
         app_id, command_id = _id(request, "app_id"), _id(request, "command_id")
         guild_id = _id(request, "guild_id") if "guild_id" in request.match_info else None
         if request.method == "PATCH":
-            edited = self.edit_command(app_id, guild_id, command_id, _body(request))
+            edited = self.edit_command(app_id, guild_id, command_id, self._body(request))
             return _json(edited)
         if request.method == "DELETE":
             self.delete_command(app_id, guild_id, command_id)
@@ -629,8 +660,8 @@ class StubDiscord(DiscordWorld, StubServer):
         answer = self.interaction_callback(
             _id(request, "interaction_id"),
             request.match_info["token"],
-            _body(request),
-            request["files"],
+            self._body(request),
+            self._uploads(request),
         )
         if request.query.get("with_response", "").lower() in ("1", "true"):
             return _json(answer)
@@ -638,7 +669,10 @@ class StubDiscord(DiscordWorld, StubServer):
 
     async def _api_followup(self, request: web.Request) -> web.StreamResponse:
         message = self.followup(
-            _id(request, "app_id"), request.match_info["token"], _body(request), request["files"]
+            _id(request, "app_id"),
+            request.match_info["token"],
+            self._body(request),
+            self._uploads(request),
         )
         if request.query.get("wait", "").lower() in ("1", "true"):
             return _json(message)
@@ -651,7 +685,9 @@ class StubDiscord(DiscordWorld, StubServer):
             request.match_info["message_id"],
         )
         if request.method == "PATCH":
-            return _json(self.edit_webhook_message(*args, _body(request), request["files"]))
+            return _json(
+                self.edit_webhook_message(*args, self._body(request), self._uploads(request))
+            )
         if request.method == "DELETE":
             self.delete_webhook_message(*args)
             return web.Response(status=204)
@@ -680,15 +716,6 @@ def _id(request: web.Request, key: str) -> int:
         return int(request.match_info[key])
     except ValueError:
         raise web.HTTPNotFound() from None
-
-
-def _body(request: web.Request) -> dict[str, Any]:
-    body = request["body"]
-    if body is None:
-        return {}
-    if not isinstance(body, dict):
-        raise DiscordError(400, "The request body contains invalid JSON.", 50109)
-    return body
 
 
 @contextmanager

@@ -697,13 +697,15 @@ class DiscordWorld:
             "default_member_permissions": None,
             "nsfw": False,
             "contexts": None,
-            "integration_types": [0],
+            "integration_types": None,
             "name_localizations": None,
             "description_localizations": None,
             **copy.deepcopy(sent),
         }
         if guild_id is None:
             command.setdefault("dm_permission", True)
+            if command.get("integration_types") is None:  # Discord fills in the app's default
+                command["integration_types"] = [0]
         else:
             command["guild_id"] = str(guild_id)
         command["id"] = previous["id"] if previous else str(self.ids())
