@@ -22,6 +22,7 @@ privileged intents missing from the "developer portal" (``portal_intents``: clos
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import logging
 import math
@@ -269,12 +270,12 @@ class StubDiscord(DiscordWorld, StubServer):
             self.gateway.broadcast(event, data, guild_id)
 
     def ready_payload(self, session: GatewaySession) -> dict[str, Any]:
+        with self._lock:
+            guilds = [g for g in self.guilds if session.in_shard(g)]
         ready: dict[str, Any] = {
             "v": 10,
             "user": {**self.bot_user, "verified": True, "mfa_enabled": False, "email": None},
-            "guilds": [
-                {"id": str(g), "unavailable": True} for g in self.guilds if session.in_shard(g)
-            ],
+            "guilds": [{"id": str(g), "unavailable": True} for g in guilds],
             "session_id": session.session_id,
             "session_type": "normal",
             "resume_gateway_url": self.resume_gateway_url,
@@ -293,12 +294,13 @@ class StubDiscord(DiscordWorld, StubServer):
 
     def guild_payloads(self, session: GatewaySession) -> list[dict[str, Any]]:
         everyone = bool(session.intents & p.GUILD_MEMBERS)
-        return [
-            self.guild_payload(g, all_members=everyone) for g in self.guilds if session.in_shard(g)
-        ]
+        with self._lock:
+            guilds = [g for g in self.guilds if session.in_shard(g)]
+            return [self.guild_payload(g, all_members=everyone) for g in guilds]
 
     def guild_members(self, guild_id: int) -> list[dict[str, Any]]:
-        return list(self.members.get(guild_id, {}).values())
+        with self._lock:
+            return copy.deepcopy(list(self.members.get(guild_id, {}).values()))
 
     # -- plumbing ------------------------------------------------------------------------------
     def _on_loop(self, fn: Callable[[], T]) -> T:

@@ -11,12 +11,14 @@ which the stub connects to its gateway. No HTTP here.
 from __future__ import annotations
 
 import copy
+import functools
 import re
 import secrets
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from botkit.testing import discord_payloads as p
 
@@ -53,6 +55,23 @@ EVERYONE_PERMISSIONS = (
 _MENTION = re.compile(r"<@!?(\d+)>")
 _ROLE_MENTION = re.compile(r"<@&(\d+)>")
 _OPTION_TYPES = {bool: 5, int: 4, float: 10, str: 3}
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+W = TypeVar("W", bound="DiscordWorld")
+
+
+def _locked(method: Callable[Concatenate[W, P], R]) -> Callable[Concatenate[W, P], R]:
+    """Run ``method`` holding the world's lock: tests read and build from their thread while the
+    stub's loop changes the same objects."""
+
+    def locked(self: W, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    functools.update_wrapper(locked, method)
+    return locked
 
 
 class DiscordError(Exception):
@@ -120,6 +139,7 @@ class DiscordWorld:
         interaction_timeout: float = 3.0,
         echo_own_messages: bool = True,
     ) -> None:
+        self._lock = threading.RLock()
         self.ids = p.Snowflakes()
         self.token = token
         self.bot_permissions = bot_permissions
@@ -154,6 +174,7 @@ class DiscordWorld:
         return f"http://cdn.invalid{path}"
 
     # -- the world -----------------------------------------------------------------------------
+    @_locked
     def add_user(
         self, name: str, *, bot: bool = False, guild_id: int | None = -1
     ) -> dict[str, Any]:
@@ -175,6 +196,7 @@ class DiscordWorld:
     def _bot_role(self, guild_id: int) -> int:
         return int(self.guilds[guild_id]["roles"][1]["id"])
 
+    @_locked
     def add_guild(
         self,
         name: str,
@@ -206,8 +228,9 @@ class DiscordWorld:
         self.emit("GUILD_CREATE", self.guild_payload(guild_id, all_members=True), guild_id)
         return self.guilds[guild_id]
 
+    @_locked
     def add_channel(
-        self, name: str, *, guild_id: int | None = None, kind: int = p.GUILD_TEXT, **fields: Any
+        self, /, name: str, *, guild_id: int | None = None, kind: int = p.GUILD_TEXT, **fields: Any
     ) -> dict[str, Any]:
         """A new channel (text by default) in ``guild_id`` (default: the first guild)."""
         guild_id = guild_id or self.guild_id
@@ -219,6 +242,7 @@ class DiscordWorld:
         self.emit("CHANNEL_CREATE", data, guild_id)
         return data
 
+    @_locked
     def dm_channel(self, user_data: dict[str, Any]) -> dict[str, Any]:
         """The bot's DM channel with ``user_data``, opened on first use."""
         user_id = int(user_data["id"])
@@ -228,6 +252,7 @@ class DiscordWorld:
             self.channels[channel_id] = p.dm_channel(channel_id, user_data)
         return self.channels[self._dms[user_id]]
 
+    @_locked
     def guild_payload(self, guild_id: int, *, all_members: bool) -> dict[str, Any]:
         """The GUILD_CREATE of ``guild_id``: the bot's own member only, unless ``all_members``
         (a session with the server-members intent)."""
@@ -268,31 +293,37 @@ class DiscordWorld:
             "application_id": None,
         }
 
+    @_locked
     def channel(self, channel_id: int) -> dict[str, Any]:
         try:
             return self.channels[channel_id]
         except KeyError:
             raise DiscordError(404, "Unknown Channel", 10003) from None
 
+    @_locked
     def guild_of(self, channel_id: int) -> int | None:
         guild = self.channel(channel_id).get("guild_id")
         return int(guild) if guild else None
 
+    @_locked
     def messages(self, channel_id: int | None = None) -> list[dict[str, Any]]:
         """The messages of a channel (default :attr:`channel_id`), oldest first, as they are now
         (edits applied, deleted ones gone, ephemeral ones never there)."""
         return copy.deepcopy(self._history.get(channel_id or self.channel_id, []))
 
+    @_locked
     def message(self, message_id: int) -> dict[str, Any] | None:
         """Any message by id, ephemeral interaction responses included."""
         found = self._by_id.get(int(message_id))
         return copy.deepcopy(found) if found is not None else None
 
+    @_locked
     def synced_commands(self, guild_id: int | None = None) -> list[dict[str, Any]]:
         """The application commands registered globally, or in ``guild_id``."""
         return copy.deepcopy(self.commands.get(guild_id, []))
 
     # -- events the test dispatches ------------------------------------------------------------
+    @_locked
     def apply(self, event: str, data: dict[str, Any]) -> None:
         """Update the world for ``event`` before it is sent (the test dispatched it)."""
         if event == "MESSAGE_CREATE":
@@ -346,6 +377,7 @@ class DiscordWorld:
             raise unknown_message()
         return message
 
+    @_locked
     def channel_message(self, channel_id: int, message_id: int) -> dict[str, Any]:
         """``GET /channels/{id}/messages/{id}``."""
         return copy.deepcopy(self._find(channel_id, message_id))
@@ -397,6 +429,7 @@ class DiscordWorld:
             )
         return result
 
+    @_locked
     def attachment(self, attachment_id: int) -> bytes | None:
         return self._files.get(attachment_id)
 
@@ -461,6 +494,7 @@ class DiscordWorld:
         if pings and all(m["id"] != target["author"]["id"] for m in data["mentions"]):
             data["mentions"].append(dict(target["author"]))
 
+    @_locked
     def create_message(
         self, channel_id: int, body: dict[str, Any], files: list[dict[str, Any]]
     ) -> dict[str, Any]:
@@ -477,6 +511,7 @@ class DiscordWorld:
             guild = data.get("guild_id")
             self.emit("MESSAGE_CREATE", copy.deepcopy(data), int(guild) if guild else None)
 
+    @_locked
     def edit_message(
         self,
         channel_id: int,
@@ -531,6 +566,7 @@ class DiscordWorld:
             self.emit("MESSAGE_UPDATE", copy.deepcopy(message), guild_id)
         return copy.deepcopy(message)
 
+    @_locked
     def delete_message(self, channel_id: int, message_id: int) -> None:
         message = self._find(channel_id, message_id)
         guild_id = self.guild_of(channel_id)
@@ -546,6 +582,7 @@ class DiscordWorld:
             event["guild_id"] = str(guild_id)
         self.emit("MESSAGE_DELETE", event, guild_id)
 
+    @_locked
     def history(self, channel_id: int, query: dict[str, str]) -> list[dict[str, Any]]:
         """``GET /channels/{id}/messages``: newest first, ``before``/``after``/``around``."""
         self.channel(channel_id)
@@ -564,6 +601,7 @@ class DiscordWorld:
         return copy.deepcopy(list(reversed(chosen)))
 
     # -- threads and reactions -----------------------------------------------------------------
+    @_locked
     def create_thread(
         self, channel_id: int, body: dict[str, Any], message_id: int | None = None
     ) -> dict[str, Any]:
@@ -652,6 +690,7 @@ class DiscordWorld:
             )
         message["reactions"] = reactions
 
+    @_locked
     def react(
         self, channel_id: int, message_id: int, emoji: str, user_id: int, *, add: bool
     ) -> None:
@@ -676,6 +715,7 @@ class DiscordWorld:
             event["message_author_id"] = message["author"]["id"]
         self.emit("MESSAGE_REACTION_ADD" if add else "MESSAGE_REACTION_REMOVE", event, guild_id)
 
+    @_locked
     def reactors(self, channel_id: int, message_id: int, emoji: str) -> list[dict[str, Any]]:
         self._find(channel_id, message_id)
         return [self.users[u] for u in self._reactors.get((message_id, emoji), [])]
@@ -714,6 +754,7 @@ class DiscordWorld:
         command["version"] = previous["version"] if unchanged and previous else str(self.ids())
         return command
 
+    @_locked
     def put_commands(
         self, application_id: int, guild_id: int | None, sent: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
@@ -730,6 +771,7 @@ class DiscordWorld:
         self.commands[guild_id] = result
         return copy.deepcopy(result)
 
+    @_locked
     def upsert_command(
         self, application_id: int, guild_id: int | None, sent: dict[str, Any]
     ) -> tuple[bool, dict[str, Any]]:
@@ -747,12 +789,14 @@ class DiscordWorld:
             current.append(command)
         return previous is None, copy.deepcopy(command)
 
+    @_locked
     def command(self, application_id: int, guild_id: int | None, command_id: int) -> dict[str, Any]:
         for command in self._scope(application_id, guild_id):
             if int(command["id"]) == command_id:
                 return command
         raise DiscordError(404, "Unknown application command", 10063)
 
+    @_locked
     def edit_command(
         self, application_id: int, guild_id: int | None, command_id: int, sent: dict[str, Any]
     ) -> dict[str, Any]:
@@ -766,6 +810,7 @@ class DiscordWorld:
         command.update(stored)
         return copy.deepcopy(command)
 
+    @_locked
     def delete_command(self, application_id: int, guild_id: int | None, command_id: int) -> None:
         command = self.command(application_id, guild_id, command_id)
         self.commands[guild_id].remove(command)
@@ -785,6 +830,7 @@ class DiscordWorld:
                 return interaction
         raise unknown_webhook()
 
+    @_locked
     def interaction_callback(
         self, interaction_id: int, token: str, body: dict[str, Any], files: list[dict[str, Any]]
     ) -> dict[str, Any]:
@@ -881,6 +927,7 @@ class DiscordWorld:
             data["guild_id"] = str(guild_id)
         return data
 
+    @_locked
     def followup(
         self, application_id: int, token: str, body: dict[str, Any], files: list[dict[str, Any]]
     ) -> dict[str, Any]:
@@ -914,9 +961,11 @@ class DiscordWorld:
             raise unknown_message()
         return message
 
+    @_locked
     def webhook_message(self, application_id: int, token: str, message_id: str) -> dict[str, Any]:
         return copy.deepcopy(self._webhook_message(application_id, token, message_id))
 
+    @_locked
     def edit_webhook_message(
         self,
         application_id: int,
@@ -927,6 +976,7 @@ class DiscordWorld:
     ) -> dict[str, Any]:
         return self._edit(self._webhook_message(application_id, token, message_id), body, files)
 
+    @_locked
     def delete_webhook_message(self, application_id: int, token: str, message_id: str) -> None:
         message = self._webhook_message(application_id, token, message_id)
         self._forget(int(message["id"]))
@@ -937,8 +987,10 @@ class DiscordWorld:
         self.emit("MESSAGE_DELETE", event, int(guild) if guild else None)
 
     # -- payload builders for tests ------------------------------------------------------------
+    @_locked
     def message_create(
         self,
+        /,
         content: str = "",
         *,
         channel_id: int | None = None,
@@ -1099,6 +1151,7 @@ class DiscordWorld:
             resolved["channels"] = channels
         return resolved
 
+    @_locked
     def slash_command_interaction(
         self,
         name: str,
@@ -1117,6 +1170,7 @@ class DiscordWorld:
             2, data, channel_id=channel_id, user=user, dm=dm, locale=locale
         )
 
+    @_locked
     def autocomplete_interaction(
         self,
         name: str,
@@ -1136,6 +1190,7 @@ class DiscordWorld:
                 option["value"] = str(option["value"])
         return self._interaction_base(4, data, channel_id=channel_id, user=user, dm=dm)
 
+    @_locked
     def component_interaction(
         self,
         custom_id: str,
@@ -1177,6 +1232,7 @@ class DiscordWorld:
             message=message,
         )
 
+    @_locked
     def modal_submit_interaction(
         self,
         custom_id: str,
