@@ -343,8 +343,8 @@ class DiscordWorld:
                 self.interactions[interaction.id] = interaction
             interaction.dispatched_at = time.monotonic()
         elif event.startswith("MESSAGE_REACTION_") and int(data["message_id"]) in self._by_id:
-            key, user_id = _emoji_key(data["emoji"]), int(data["user_id"])
-            self._react(int(data["message_id"]), key, user_id, add=event.endswith("ADD"))
+            user_id, add = int(data["user_id"]), event.endswith("ADD")
+            self._react(int(data["message_id"]), data["emoji"], user_id, add=add)
 
     def _store(self, message: dict[str, Any]) -> None:
         message_id, channel_id = int(message["id"]), int(message["channel_id"])
@@ -666,18 +666,18 @@ class DiscordWorld:
             result["message"] = copy.deepcopy(message)
         return result
 
-    def _react(self, message_id: int, emoji: str, user_id: int, *, add: bool) -> None:
+    def _react(self, message_id: int, emoji: dict[str, Any], user_id: int, *, add: bool) -> None:
         message = self._by_id.get(message_id)
         if message is None:
             raise unknown_message()
-        users = self._reactors.setdefault((message_id, emoji), [])
+        key = _emoji_key(emoji)
+        users = self._reactors.setdefault((message_id, key), [])
         if add and user_id not in users:
             users.append(user_id)
         elif not add and user_id in users:
             users.remove(user_id)
-        reactions = [r for r in message["reactions"] if _emoji_key(r["emoji"]) != emoji]
+        reactions = [r for r in message["reactions"] if _emoji_key(r["emoji"]) != key]
         if users:
-            name, _, custom = emoji.partition(":")
             reactions.append(
                 {
                     "count": len(users),
@@ -685,7 +685,7 @@ class DiscordWorld:
                     "me": self.bot_id in users,
                     "me_burst": False,
                     "burst_colors": [],
-                    "emoji": {"id": custom or None, "name": name},
+                    "emoji": dict(emoji),
                 }
             )
         message["reactions"] = reactions
@@ -696,16 +696,14 @@ class DiscordWorld:
     ) -> None:
         """Add (``PUT``) or remove (``DELETE``) a reaction by ``user_id``; emit the event."""
         message = self._find(channel_id, message_id)
-        if not emoji:
-            raise DiscordError(400, "Unknown Emoji", 10014)
-        self._react(message_id, emoji, user_id, add=add)
+        parsed = _parse_emoji(emoji)
+        self._react(message_id, parsed, user_id, add=add)
         guild_id = self.guild_of(channel_id)
-        name, _, custom = emoji.partition(":")
         event: dict[str, Any] = {
             "user_id": str(user_id),
             "channel_id": str(channel_id),
             "message_id": str(message_id),
-            "emoji": {"id": custom or None, "name": name},
+            "emoji": parsed,
             "burst": False,
             "type": 0,
         }
@@ -718,7 +716,8 @@ class DiscordWorld:
     @_locked
     def reactors(self, channel_id: int, message_id: int, emoji: str) -> list[dict[str, Any]]:
         self._find(channel_id, message_id)
-        return [self.users[u] for u in self._reactors.get((message_id, emoji), [])]
+        key = _emoji_key(_parse_emoji(emoji))
+        return [self.users[u] for u in self._reactors.get((message_id, key), [])]
 
     # -- application commands ------------------------------------------------------------------
     def _scope(self, application_id: int, guild_id: int | None) -> list[dict[str, Any]]:
@@ -1255,6 +1254,17 @@ def _walk(items: list[dict[str, Any]], key: str = "options") -> Iterator[dict[st
     for item in items:
         yield item
         yield from _walk(item.get(key) or [], key)
+
+
+def _parse_emoji(text: str) -> dict[str, Any]:
+    """An emoji of a reaction path: unicode, or custom as ``name:id`` (``:name:id``, ``a:name:id``
+    too). Anything else is Discord's ``10014 Unknown Emoji``."""
+    parts = text.strip(":").split(":")
+    if len(parts) >= 2 and parts[-1].isdigit() and parts[-2]:
+        return {"id": parts[-1], "name": parts[-2]}
+    if not text or ":" in text or text.isascii():
+        raise DiscordError(400, "Unknown Emoji", 10014)
+    return {"id": None, "name": text}
 
 
 def _emoji_key(emoji: dict[str, Any]) -> str:

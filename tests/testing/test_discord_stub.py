@@ -150,6 +150,37 @@ async def test_dm_and_thread_messages(stub: StubDiscord) -> None:
     assert stub.messages()[0]["thread"]["id"] == str(thread.id)
 
 
+async def test_reactions_history_typing_and_dm(stub: StubDiscord) -> None:
+    client = new_client()
+    async with online(client, stub):
+        for text in ("one", "two", "three"):
+            stub.dispatch("MESSAGE_CREATE", stub.message_create(text))
+        channel = client.get_channel(stub.channel_id)
+        newest = [m.content async for m in channel.history(limit=2)]
+        oldest = [m.content async for m in channel.history(limit=10, oldest_first=True)]
+        message = await channel.fetch_message(int(stub.messages()[0]["id"]))
+        reacted = asyncio.ensure_future(client.wait_for("raw_reaction_add", timeout=5))
+        async with channel.typing():
+            await message.add_reaction("\N{THUMBS UP SIGN}")
+            await message.add_reaction("<:gpt:1234>")
+        await message.remove_reaction("<:gpt:1234>", client.user)
+        user = await client.fetch_user(int(stub.user["id"]))
+        dm = await user.send("hello in private")
+        reaction = await reacted
+    assert newest == ["three", "two"] and oldest == ["one", "two", "three"]
+    assert stub.calls("POST", "/channels/*/typing")
+    assert stub.calls(
+        "PUT", "/channels/*/messages/*/reactions/:gpt:1234/@me"
+    )  # discord.py strips <>
+    reactions = stub.message(message.id)["reactions"]
+    assert [(r["emoji"]["name"], r["count"], r["me"]) for r in reactions] == [
+        ("\N{THUMBS UP SIGN}", 1, True)
+    ]
+    assert reaction.user_id == stub.bot_id and reaction.emoji.name == "\N{THUMBS UP SIGN}"
+    assert stub.message(dm.id)["content"] == "hello in private"
+    assert stub.channels[dm.channel.id]["recipients"][0]["id"] == stub.user["id"]
+
+
 async def test_slash_command_defer_followup_edit_and_sync(stub: StubDiscord) -> None:
     client = new_client()
     tree = app_commands.CommandTree(client)
