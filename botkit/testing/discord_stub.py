@@ -10,9 +10,11 @@ logs in, receives events and answers them without Discord or the internet::
         stub.dispatch("MESSAGE_CREATE", stub.message_create("hi", mention_bot=True))
         reply = stub.wait_call("POST", "/channels/*/messages")
 
-Every REST call is recorded (:meth:`calls`, :meth:`wait_call`), the world it acts on (guilds,
-channels, threads, messages, reactions, commands, interactions) lives in
-:class:`~botkit.testing.discord_world.DiscordWorld`, the gateway in
+Every REST call is recorded (:meth:`calls`, :meth:`wait_call`; a call is recorded once the stub
+has decided its answer, which the client may not have read yet: wait on the client for what the
+client does). The world it acts on lives in :mod:`~botkit.testing.discord_world` (guilds,
+channels, threads, messages, reactions), :mod:`~botkit.testing.discord_apps` (commands,
+interactions) and :mod:`~botkit.testing.discord_events` (payload builders); the gateway in
 :mod:`botkit.testing.discord_gateway`. Faults: :meth:`fault` (429 with Discord's rate-limit
 headers and body, any status, a dropped connection), a wrong token (401 and close code 4004),
 privileged intents missing from the "developer portal" (``portal_intents``: close code 4014),
@@ -38,8 +40,9 @@ from typing import Any, TypeVar
 from aiohttp import BodyPartReader, web
 
 from botkit.testing import discord_payloads as p
+from botkit.testing.discord_events import DiscordEvents
 from botkit.testing.discord_gateway import Gateway, GatewaySession
-from botkit.testing.discord_world import BOT_PERMISSIONS, DiscordError, DiscordWorld
+from botkit.testing.discord_world import BOT_PERMISSIONS, DiscordError
 from botkit.testing.server import RecordedRequest, StubServer, drop
 
 T = TypeVar("T")
@@ -68,7 +71,7 @@ class DiscordFault:
     skip: int = 0
 
 
-class StubDiscord(DiscordWorld, StubServer):
+class StubDiscord(DiscordEvents, StubServer):
     """Discord's REST API and gateway for tests; ``url`` is the API base (``.../api/v10``).
 
     ``token``: the bot token it accepts; ``heartbeat_interval``: seconds, sent in HELLO
@@ -105,7 +108,7 @@ class StubDiscord(DiscordWorld, StubServer):
         self.errors: list[BaseException] = []
         self._read_bodies: dict[int, tuple[Any, list[dict[str, Any]]]] = {}
         self._changes = threading.Condition()
-        DiscordWorld.__init__(
+        DiscordEvents.__init__(
             self,
             token=token,
             bot_name=bot_name,
