@@ -322,7 +322,7 @@ class StubDiscord(DiscordEvents, StubServer):
         return bool(re.fullmatch(regex, path) or re.fullmatch(regex, relative))
 
     def _next_fault(self, request: web.Request) -> DiscordFault | None:
-        for fault in self._faults:
+        for fault in list(self._faults):
             if fault.method is not None and fault.method.upper() != request.method:
                 continue
             if fault.path is not None and not self._matches(fault.path, request.path):

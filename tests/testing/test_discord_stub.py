@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -463,6 +464,40 @@ async def test_auto_sharded_client(stub: StubDiscord) -> None:
     async with online(client, stub):
         assert client.shard_count == 2 and client.get_guild(stub.guild_id) is not None
     assert sorted(tuple(i["shard"]) for i in stub.gateway.identifies) == [(0, 2), (1, 2)]
+
+
+def test_synchronous_test_with_the_client_in_its_own_thread(stub: StubDiscord) -> None:
+    """The stub's blocking API from a plain test; the bot runs its loop in another thread."""
+    loop = asyncio.new_event_loop()
+    client = new_client()
+
+    @client.event
+    async def on_message(message: Any) -> None:
+        if not message.author.bot:
+            await message.channel.send(message.content.upper())
+
+    runner = threading.Thread(target=loop.run_forever)
+    runner.start()
+    started = asyncio.run_coroutine_threadsafe(client.start(stub.token), loop)
+    try:
+        assert stub.wait_identified()["intents"] == message_intents().value
+        asyncio.run_coroutine_threadsafe(client.wait_until_ready(), loop).result(10)
+        stub.dispatch("MESSAGE_CREATE", stub.message_create("shout"))
+        assert stub.wait_call("POST", "/channels/*/messages").body["content"] == "SHOUT"
+    finally:
+        asyncio.run_coroutine_threadsafe(client.close(), loop).result(10)
+        started.result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        runner.join(10)
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+
+        async def settle() -> None:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+        loop.run_until_complete(settle())
+        loop.close()
 
 
 def test_unknown_route_and_gateway_url_without_a_client(stub: StubDiscord) -> None:
