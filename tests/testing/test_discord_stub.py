@@ -327,6 +327,49 @@ async def test_buttons_autocomplete_and_interaction_errors(stub: StubDiscord) ->
     assert isinstance(errors[0], discord.NotFound) and errors[0].code == 10062
 
 
+async def test_deferred_update_modal_and_ephemeral_answer(stub: StubDiscord) -> None:
+    client = new_client()
+    answered = asyncio.Event()
+
+    class Ask(discord.ui.Modal, title="Ask the GPT"):
+        question = discord.ui.TextInput(label="Question", custom_id="question")
+
+        async def on_submit(self, interaction: Any) -> None:
+            await interaction.response.send_message(f"asked: {self.question.value}", ephemeral=True)
+            answered.set()
+
+    class Buttons(discord.ui.View):
+        def __init__(self) -> None:
+            super().__init__(timeout=None)
+
+        @discord.ui.button(label="Later", custom_id="later")
+        async def later(self, interaction: Any, button: Any) -> None:
+            await interaction.response.defer()  # type 6 for a component
+            await interaction.followup.send("done later")
+
+        @discord.ui.button(label="Ask", custom_id="ask")
+        async def ask(self, interaction: Any, button: Any) -> None:
+            await interaction.response.send_modal(Ask(custom_id="ask-modal"))
+
+    async with online(client, stub):
+        client.add_view(Buttons())
+        await client.get_channel(stub.channel_id).send("Choose", view=Buttons())
+        stub.dispatch("INTERACTION_CREATE", stub.component_interaction("later"))
+        await stub.wait_call_async("POST", "/webhooks/*/*")
+        stub.dispatch("INTERACTION_CREATE", stub.component_interaction("ask"))
+        await stub.wait_call_async("POST", "/interactions/*/*/callback", count=2)
+        submitted = stub.modal_submit_interaction("ask-modal", {"question": "why?"})
+        stub.dispatch("INTERACTION_CREATE", submitted)
+        await asyncio.wait_for(answered.wait(), 5)
+    later, modal, answer = (c.body for c in stub.calls("POST", "/interactions/*/*/callback"))
+    assert later == {"type": 6} and modal["type"] == 9
+    assert modal["data"]["custom_id"] == "ask-modal"
+    assert answer["type"] == 4 and answer["data"]["flags"] == payloads.FLAG_EPHEMERAL
+    ephemeral = stub.message(stub.interactions[int(submitted["id"])].original_id or 0)
+    assert ephemeral is not None and ephemeral["content"] == "asked: why?"
+    assert [m["content"] for m in stub.messages()] == ["Choose", "done later"]  # not ephemeral
+
+
 async def test_drop_connection_resumes_without_losing_events(stub: StubDiscord) -> None:
     client = new_client()
     resumed = asyncio.Event()
