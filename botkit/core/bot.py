@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from botkit.core.conversations import ConversationKey, Turn, TurnStatus
-from botkit.core.message import Message, new_request_id
+from botkit.core.message import Message, current_request_id, new_request_id
+from botkit.core.policy import Policy
 from botkit.core.prompt import fit_prompt
 from botkit.core.reply import Citation, Reply, Usage
 from botkit.core.router import DEFAULT_COMMAND_PREFIXES, TaskRoute, route
@@ -58,13 +59,15 @@ class Bot:
         registry: Registry,
         storage: Storage | None = None,
         data_dir: Path | None = None,
-        command_prefixes: Sequence[str] = DEFAULT_COMMAND_PREFIXES,
+        policy: Policy | None = None,
     ) -> None:
         self.catalog = catalog
         self.registry = registry
         self.storage = storage
         self.data_dir = data_dir
-        self.command_prefixes = tuple(command_prefixes)
+        #: where, who, how often: asked before every message (None: anyone, any time)
+        self.policy = policy
+        self.command_prefixes = policy.command_prefixes if policy else DEFAULT_COMMAND_PREFIXES
         #: Knowledge source paths are relative to the folder holding the config folder.
         self.project_dir = catalog.config_dir.absolute().parent
         self.observers: list[ReplyObserver] = []
@@ -177,9 +180,12 @@ class Bot:
         self, message: Message, reply: Reply, tasks: bool
     ) -> AsyncGenerator[str, None]:
         started = time.perf_counter()
+        current_request_id.set(message.request_id)
         text = message.content().strip()
         if not text and not message.command:  # a command says itself what it is missing
             raise InputError("the message is empty: type something for the GPT to answer")
+        if self.policy is not None:
+            await self.policy.admit(message.gpt, message, text)
         runtime = await self.runtime(message.gpt)
         key = message.conversation
         store = self.storage.conversations if self.storage else None
@@ -217,10 +223,13 @@ class Bot:
         reply: Reply,
     ) -> AsyncGenerator[str, None]:
         started = time.perf_counter()
+        current_request_id.set(reply.request_id)
         if not messages or messages[-1]["role"] != "user" or not messages[-1]["content"].strip():
             raise InputError("the last message must be the user's, and not empty")
-        runtime = await self.runtime(gpt)
         text = messages[-1]["content"].strip()
+        if self.policy is not None:
+            await self.policy.admit(gpt, message or Message(text, gpt, surface="api"), text)
+        runtime = await self.runtime(gpt)
         asked = (
             self._route(runtime, message or Message(text, gpt, surface="api"), text)
             if tasks

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from botkit.core.conversations import ConversationKey
 
 #: Characters of an attached text file the model is given (the rest is cut, with a note).
 ATTACHMENT_TEXT_LIMIT = 20_000
+
+
+#: The request id of the message being answered, for log records made meanwhile (the core sets it).
+current_request_id: ContextVar[str] = ContextVar("botkit_request_id", default="")
 
 
 def new_request_id() -> str:
