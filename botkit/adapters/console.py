@@ -22,6 +22,7 @@ from botkit.core.bot import Bot
 from botkit.core.conversations import ConversationKey
 from botkit.core.message import Message
 from botkit.errors import BotkitError, ConfigError, GPTNotFound, InputError
+from botkit.models.local import rough_translation_note
 from botkit.tasks import TaskResult
 from botkit.terminal import error
 
@@ -75,6 +76,9 @@ class ConsoleChat:
             Text.assemble((spec.name, "bold"), f" ({spec.model.label})  {spec.description}"),
             highlight=False,
         )
+        rough = rough_translation_note(spec)
+        if rough:
+            self.err.print(rough, style="yellow", markup=False, highlight=False, soft_wrap=True)
         for starter in spec.starters:
             self.note(f"  try: {starter}")
         self.err.print("/help for commands, Ctrl-D to leave", style="dim")

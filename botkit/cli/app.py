@@ -15,9 +15,12 @@ import click
 from botkit.cli.catalog import gpts, plugins, schema, validate
 from botkit.cli.console import console
 from botkit.cli.context import CLIContext
+from botkit.cli.doctor import doctor
 from botkit.cli.eval import eval_group
 from botkit.cli.finetune import finetune
+from botkit.cli.init import init
 from botkit.cli.knowledge import knowledge
+from botkit.cli.serve import serve
 from botkit.errors import BotkitError
 from botkit.settings import Settings
 from botkit.terminal import error
@@ -47,7 +50,20 @@ def cli(
     ctx.obj = CLIContext(Settings.resolve(config_dir, plugin_dirs, debug))
 
 
-for command in (console, gpts, validate, plugins, schema, knowledge, finetune, eval_group):
+COMMANDS = (
+    init,
+    console,
+    serve,
+    gpts,
+    validate,
+    plugins,
+    schema,
+    doctor,
+    knowledge,
+    eval_group,
+    finetune,
+)
+for command in COMMANDS:
     cli.add_command(command)
 
 

@@ -32,7 +32,7 @@ from botkit.models.base import (
     ProviderFactory,
     StreamEnd,
 )
-from botkit.spec import EMBEDDED_MODEL, GenerationParams, ModelSpec
+from botkit.spec import EMBEDDED_MODEL, GenerationParams, GPTSpec, ModelSpec
 
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 #: Files up to this size get an F16 copy for label scoring (it takes about 3x their size).
@@ -45,6 +45,21 @@ DEFAULT_CONTEXT = 4096
 _loaded: dict[tuple[str, int], tuple[Any, threading.Lock]] = {}
 _loading = threading.Lock()
 _copying = threading.Lock()
+
+
+#: Told once wherever a translator runs on the embedded model (console, doctor, README).
+ROUGH_TRANSLATIONS = (
+    "{gpt} translates with the embedded 135M model: translations are rough. For real ones, point "
+    "the GPT at a bigger model, e.g. `model: local:/models/qwen2.5-7b-instruct-q4_k_m.gguf`, or "
+    "`model: {{provider: openai, name: llama3.1, base_url: http://localhost:11434/v1}}`"
+)
+
+
+def rough_translation_note(spec: GPTSpec) -> str:
+    """The note for a translator GPT on the embedded model ("" for any other GPT)."""
+    translates = spec.task is not None and spec.task.plugin == "translation"
+    embedded = spec.model.provider == "local" and spec.model.name == EMBEDDED_MODEL
+    return ROUGH_TRANSLATIONS.format(gpt=spec.name) if translates and embedded else ""
 
 
 def embedded_model_path() -> Path:
