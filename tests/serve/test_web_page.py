@@ -16,7 +16,7 @@ import pytest
 
 from botkit.testing import StubOpenAI
 
-from ..conftest import stub_model, write_gpt
+from ..conftest import stub_model, unavailable, write_gpt
 from .conftest import Running, running
 
 playwright = pytest.importorskip("playwright.async_api")
@@ -39,7 +39,8 @@ def chromium() -> str:
         or shutil.which("chromium-browser")
     )
     if not found:
-        pytest.skip("no Chromium here: apt-get install chromium, or set BOTKIT_CHROMIUM")
+        unavailable("no Chromium here: apt-get install chromium, or set BOTKIT_CHROMIUM")
+    assert found
     return found
 
 
