@@ -182,6 +182,7 @@ class Bot:
         started = time.perf_counter()
         current_request_id.set(message.request_id)
         text = message.content().strip()
+        reply.question = text
         if not text and not message.command:  # a command says itself what it is missing
             raise InputError("the message is empty: type something for the GPT to answer")
         if self.policy is not None:
@@ -226,7 +227,7 @@ class Bot:
         current_request_id.set(reply.request_id)
         if not messages or messages[-1]["role"] != "user" or not messages[-1]["content"].strip():
             raise InputError("the last message must be the user's, and not empty")
-        text = messages[-1]["content"].strip()
+        text = reply.question = messages[-1]["content"].strip()
         if self.policy is not None:
             await self.policy.admit(gpt, message or Message(text, gpt, surface="api"), text)
         runtime = await self.runtime(gpt)

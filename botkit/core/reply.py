@@ -64,6 +64,7 @@ class Reply:
 
     gpt: str = ""
     request_id: str = ""
+    question: str = ""  # what was answered (the message, or a client's last user message)
     citations: list[Citation] = field(default_factory=list)
     result: TaskResult | None = None
     parts: list[str] = field(default_factory=list)

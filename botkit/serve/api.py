@@ -10,6 +10,7 @@ compared in constant time; with no key configured the server listens on loopback
 from __future__ import annotations
 
 import hmac
+import json
 import os
 from collections.abc import AsyncIterator
 from importlib import resources
@@ -71,6 +72,7 @@ class ApiSurfaceRunner(Surface):
             Route("/v1/models", self.models, methods=["GET"]),
             Route("/v1/models/{model}", self.model, methods=["GET"]),
             Route("/v1/chat/completions", self.chat, methods=["POST"]),
+            Route("/v1/feedback", self.feedback, methods=["POST"]),
         ]
         if self.settings.web_page:
             routes += [
@@ -234,6 +236,25 @@ class ApiSurfaceRunner(Surface):
             if include_usage:
                 yield usage_chunk(reply, model)
             yield "data: [DONE]\n\n"
+
+    async def feedback(self, request: Request) -> Response:
+        """``{"request_id", "rating": "up"|"down", "correction"?}``: a rating of an answer."""
+        try:
+            caller = self.caller(request)
+            data = json.loads(await _read_body(request) or b"{}")
+            request_id, rating = data.get("request_id"), data.get("rating")
+            correction = data.get("correction") or ""
+            if not isinstance(request_id, str) or rating not in ("up", "down"):
+                raise ApiError(422, "send request_id and a rating of 'up' or 'down'")
+            if not isinstance(correction, str) or len(correction) > 10_000:
+                raise ApiError(422, "correction must be text of at most 10,000 characters")
+            if not await self.context.rate(request_id, rating, caller.user_id, correction):
+                raise ApiError(404, f"no answer {request_id!r} to rate", code="not_found")
+        except ValueError as exc:
+            return _error(ApiError(400, f"the body is not valid JSON: {exc}"))
+        except ApiError as exc:
+            return _error(exc)
+        return JSONResponse({"ok": True})
 
     async def page(self, request: Request) -> Response:
         html = resources.files("botkit").joinpath("web/index.html").read_text("utf-8")

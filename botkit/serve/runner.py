@@ -26,11 +26,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from botkit.core.bot import Bot
+from botkit.core.feedback import Exchange
+from botkit.core.message import Message
 from botkit.core.policy import Policy
+from botkit.core.reply import Reply
 from botkit.deploy.spec import BotSpec
 from botkit.errors import BotkitError
 from botkit.loader import load_catalog
 from botkit.plugins import Registry, load_registry
+from botkit.serve.record import Batcher
 from botkit.serve.surface import ServeContext, Surface, SurfaceError
 from botkit.settings import Settings
 from botkit.storage import open_storage
@@ -89,7 +93,52 @@ def build_context(
     storage = open_storage(settings.data_dir, url)
     policy = Policy(spec, catalog.gpts, storage.rates)
     bot = Bot(catalog, registry, storage, settings.data_dir, policy)
-    return ServeContext(bot, policy, spec, settings)
+    context = ServeContext(bot, policy, spec, settings)
+    bot.observers.append(_log_reply)
+    if storage.feedback is not None:
+        exchanges: Batcher[Exchange] = Batcher(storage.feedback.record, "exchanges")
+        bot.observers.append(lambda reply, message: _keep_exchange(exchanges, reply, message))
+        context.closers.append(exchanges.aclose)
+        context.exchanges = exchanges
+    return context
+
+
+def _log_reply(reply: Reply, message: Message | None) -> None:
+    """One line per reply, with its request id (a JSON object a line with --log-format json)."""
+    usage = reply.usage
+    log.info(
+        "reply %s %s: %s in %.0f ms",
+        reply.gpt,
+        message.surface if message else "-",
+        reply.finish_reason,
+        (reply.latency or 0) * 1000,
+        extra={
+            "request_id": reply.request_id,
+            "gpt": reply.gpt,
+            "surface": message.surface if message else "",
+            "finish_reason": reply.finish_reason,
+            "latency_ms": round((reply.latency or 0) * 1000, 1),
+            "tokens_in": usage.prompt_tokens if usage else 0,
+            "tokens_out": usage.completion_tokens if usage else 0,
+        },
+    )
+
+
+def _keep_exchange(exchanges: Batcher[Exchange], reply: Reply, message: Message | None) -> None:
+    """Keep what was shown, so a 👍/👎 given on it later can be stored with it."""
+    if message is None or reply.finish_reason in (None, "error") or not reply.text.strip():
+        return
+    exchanges.add(
+        Exchange(
+            reply.request_id,
+            reply.gpt,
+            message.surface,
+            message.user_id,
+            reply.question,
+            reply.text,
+            time.time(),
+        )
+    )
 
 
 def surfaces_to_run(spec: BotSpec, only: tuple[str, ...], registry: Registry) -> dict[str, Any]:
@@ -140,6 +189,9 @@ async def serve(settings: Settings, spec: BotSpec, options: ServeOptions | None 
             await serving
         return 0
     finally:
+        for close in context.closers:
+            with contextlib.suppress(Exception):
+                await close()
         await context.bot.aclose()
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
+from botkit.core.feedback import Exchange, FeedbackStore, Rating
 from botkit.errors import BotkitError
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from botkit.core.bot import Bot
     from botkit.core.policy import Policy
     from botkit.deploy.spec import BotSpec
+    from botkit.serve.record import Batcher
     from botkit.settings import Settings
 
 
@@ -80,6 +82,27 @@ class ServeContext:
     settings: Settings
     inflight: InFlight = field(default_factory=InFlight)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("botkit.serve"))
+    #: closed when the server stops, after the replies in flight (background writers)
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    #: writes the exchanges shown, in batches (a rating may arrive before its batch is written)
+    exchanges: Batcher[Exchange] | None = None
+
+    @property
+    def feedback(self) -> FeedbackStore | None:
+        storage = self.bot.storage
+        return storage.feedback if storage is not None else None
+
+    async def rate(self, request_id: str, rating: Rating, user: str, correction: str = "") -> bool:
+        """Store a 👍/👎 (and a correction) given on any surface; False for an unknown answer."""
+        store = self.feedback
+        if store is None:
+            return False
+        if await store.rate(request_id, rating, user, correction) is not None:
+            return True
+        if self.exchanges is None:
+            return False
+        await self.exchanges.flush()  # rated within a second of being shown: write it now
+        return await store.rate(request_id, rating, user, correction) is not None
 
 
 class Surface(ABC):

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from botkit.core.conversations import ConversationStore
+from botkit.core.feedback import FeedbackStore
 from botkit.core.limits import EventLog, MemoryEventLog, MemoryRateLimiter, RateLimiter
 
 
 @dataclass
 class Storage:
     conversations: ConversationStore
+    feedback: FeedbackStore | None = None
     rates: RateLimiter = field(default_factory=MemoryRateLimiter)
     events: EventLog = field(default_factory=MemoryEventLog)
     #: what the parts share and must be closed last (a connection pool)
@@ -27,6 +29,8 @@ class Storage:
 
     async def aclose(self) -> None:
         await self.conversations.aclose()
+        if self.feedback is not None:
+            await self.feedback.aclose()
         await self.rates.aclose()
         await self.events.aclose()
         for close in self.closers:
@@ -41,5 +45,9 @@ def open_storage(data_dir: Path, url: str = "sqlite") -> Storage:
         storage: Storage = open_redis(url)
         return storage
     from botkit.storage.sqlite import SQLiteConversations
+    from botkit.storage.sqlite_feedback import SQLiteFeedback
 
-    return Storage(SQLiteConversations(data_dir / "conversations.sqlite3"))
+    return Storage(
+        SQLiteConversations(data_dir / "conversations.sqlite3"),
+        SQLiteFeedback(data_dir / "feedback.sqlite3"),
+    )

@@ -208,6 +208,8 @@ def open_redis(url: str) -> Any:
     from botkit.storage import Storage
 
     redis = _Redis(url)
-    storage = Storage(RedisConversations(redis), RedisRateLimiter(redis), RedisEventLog(redis))
+    storage = Storage(
+        RedisConversations(redis), None, RedisRateLimiter(redis), RedisEventLog(redis)
+    )
     storage.closers.append(redis.aclose)
     return storage

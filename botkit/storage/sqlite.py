@@ -10,15 +10,11 @@ is migrated in place when it is opened.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
 
 from botkit.core.conversations import (
     MAX_HISTORY_TURNS,
@@ -27,9 +23,8 @@ from botkit.core.conversations import (
     KeyedLocks,
     Turn,
 )
-from botkit.errors import StorageError
+from botkit.storage.sqlite_db import SQLiteFile, transaction
 
-T = TypeVar("T")
 SCHEMA_VERSION = 2
 
 _SCHEMA = """
@@ -60,15 +55,6 @@ _HISTORY = (
 )
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """A connection in autocommit mode, WAL journal, foreign keys on, waiting on locks."""
-    db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")  # in WAL mode: durable across crashes of the process
-    db.execute("PRAGMA foreign_keys=ON")
-    return db
-
-
 def _key(key: ConversationKey) -> tuple[str, ...]:
     return (key.surface, key.workspace, key.channel, key.thread, key.gpt, key.user)
 
@@ -86,91 +72,68 @@ def _turn_row(turn: Turn) -> tuple[str, ...]:
 
 class SQLiteConversations(ConversationStore):
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = SQLiteFile(path, "the conversation", _migrate)
         self.path = path
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="botkit-history")
-        self._write_db = self._writer.submit(connect, path).result()
-        self._writer.submit(_migrate, self._write_db).result()
-        self._read_db = connect(path)
-        self._read_lock = threading.Lock()
         self._locks = KeyedLocks()
 
     async def history(self, key: ConversationKey, limit: int = MAX_HISTORY_TURNS) -> list[Turn]:
-        with self._read_lock:
-            try:
-                rows = self._read_db.execute(_HISTORY, (*_key(key), limit)).fetchall()
-            except sqlite3.Error as exc:
-                raise StorageError(
-                    f"could not read the conversation from {self.path}: {exc}"
-                ) from exc
+        rows = self.file.read(_HISTORY, (*_key(key), limit))
         return [Turn(*row) for row in reversed(rows)]
 
     async def append(self, key: ConversationKey, turns: Sequence[Turn]) -> None:
         if turns:
-            await self._write(self._append, key, list(turns))
+            await self.file.write(_append, key, list(turns))
 
     async def reset(self, key: ConversationKey) -> None:
-        await self._write(self._reset, key)
+        await self.file.write(_reset, key)
 
     async def latest_thread(self, surface: str, user: str, gpt: str) -> str | None:
-        with self._read_lock:
-            row = self._read_db.execute(
-                "SELECT thread FROM conversations WHERE surface=? AND user=? AND gpt=? "
-                "ORDER BY updated DESC LIMIT 1",
-                (surface, user, gpt),
-            ).fetchone()
-        return None if row is None else str(row[0])
+        rows = self.file.read(
+            "SELECT thread FROM conversations WHERE surface=? AND user=? AND gpt=? "
+            "ORDER BY updated DESC LIMIT 1",
+            (surface, user, gpt),
+        )
+        return str(rows[0][0]) if rows else None
 
     def lock(self, key: ConversationKey) -> contextlib.AbstractAsyncContextManager[None]:
         return self._locks.hold(key)
 
     async def prune(self, older_than: float) -> int:
-        return await self._write(self._prune, older_than)
+        return await self.file.write(_prune, older_than)
 
     async def aclose(self) -> None:
         self.close()
 
     def close(self) -> None:
-        """Finish every queued write, then close both connections."""
-        self._writer.submit(self._write_db.close)
-        self._writer.shutdown(wait=True)
-        self._read_db.close()
+        """Finish every queued write, then close the database."""
+        self.file.close()
 
-    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
-        try:
-            return await asyncio.wrap_future(self._writer.submit(fn, *args))
-        except (sqlite3.Error, OSError) as exc:
-            raise StorageError(f"could not save the conversation in {self.path}: {exc}") from exc
 
-    def _append(self, key: ConversationKey, turns: list[Turn]) -> None:
-        now = time.time()
-        db = self._write_db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            (conversation,) = db.execute(
-                "INSERT INTO conversations (surface, workspace, channel, thread, gpt, user, "
-                "updated) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (surface, workspace, channel, "
-                "thread, gpt, user) DO UPDATE SET updated=excluded.updated RETURNING id",
-                (*_key(key), now),
-            ).fetchone()
-            db.executemany(
-                "INSERT INTO turns (conversation, role, content, speaker_id, speaker_name, status,"
-                " message_id, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(conversation, *_turn_row(t), now) for t in turns],
-            )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+def _append(db: sqlite3.Connection, key: ConversationKey, turns: list[Turn]) -> None:
+    now = time.time()
 
-    def _reset(self, key: ConversationKey) -> None:
-        self._write_db.execute(f"DELETE FROM conversations WHERE {_KEY_WHERE}", _key(key))
-
-    def _prune(self, older_than: float) -> int:
-        cursor = self._write_db.execute(
-            "DELETE FROM conversations WHERE updated < ?", (older_than,)
+    def work() -> None:
+        (conversation,) = db.execute(
+            "INSERT INTO conversations (surface, workspace, channel, thread, gpt, user, "
+            "updated) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (surface, workspace, channel, "
+            "thread, gpt, user) DO UPDATE SET updated=excluded.updated RETURNING id",
+            (*_key(key), now),
+        ).fetchone()
+        db.executemany(
+            "INSERT INTO turns (conversation, role, content, speaker_id, speaker_name, status,"
+            " message_id, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(conversation, *_turn_row(t), now) for t in turns],
         )
-        return cursor.rowcount
+
+    transaction(db, work)
+
+
+def _reset(db: sqlite3.Connection, key: ConversationKey) -> None:
+    db.execute(f"DELETE FROM conversations WHERE {_KEY_WHERE}", _key(key))
+
+
+def _prune(db: sqlite3.Connection, older_than: float) -> int:
+    return db.execute("DELETE FROM conversations WHERE updated < ?", (older_than,)).rowcount
 
 
 def _migrate(db: sqlite3.Connection) -> None:

@@ -158,6 +158,35 @@ function showExtras(item, extras) {
   }
 }
 
+function showFeedback(item, requestId) {
+  const box = document.createElement("div");
+  box.className = "feedback";
+  for (const [rating, label, title] of [["up", "👍", "Good answer"], ["down", "👎", "Bad answer"]]) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = label;
+    button.title = title;
+    button.setAttribute("aria-label", title);
+    button.setAttribute("aria-pressed", "false");
+    button.addEventListener("click", async () => {
+      const correction = rating === "down" ? (prompt("What should the answer have been? (optional)") || "") : "";
+      const response = await fetch("/v1/feedback", {
+        method: "POST",
+        headers: headers(true),
+        body: JSON.stringify({ request_id: requestId, rating, correction }),
+      });
+      if (response.ok) {
+        for (const b of box.children) b.setAttribute("aria-pressed", String(b === button));
+        status("thanks for the feedback");
+      } else {
+        status("could not store the feedback");
+      }
+    });
+    box.append(button);
+  }
+  item.append(box);
+}
+
 function busy(on) {
   $("send").hidden = on;
   $("stop").hidden = !on;
@@ -218,6 +247,7 @@ async function send(text) {
     if (!done) throw new Error("the answer was cut off");
     body.innerHTML = markdown(answer);
     showExtras(item, extras);
+    if (extras && extras.request_id) showFeedback(item, extras.request_id);
     state.messages.push({ role: "assistant", content: answer });
     status("");
   } catch (error) {

@@ -134,3 +134,23 @@ async def test_stop_ends_a_long_answer_and_new_chat_starts_over(
     await tab.get_by_role("button", name="New chat").click()  # type: ignore[attr-defined]
     assert await tab.locator(".message").count() == 0  # type: ignore[attr-defined]
     await tab.get_by_role("button", name="How long do refunds take?").wait_for()  # type: ignore[attr-defined]
+
+
+async def test_thumbs_down_with_a_correction_is_stored_with_the_exchange(
+    page: tuple[object, Running], openai_stub: StubOpenAI, tmp_path: Path
+) -> None:
+    tab, _ = page
+    openai_stub.reply("Refunds take 30 days.")
+    tab.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept("5 business days")))  # type: ignore[attr-defined]
+    await tab.get_by_role("button", name="How long do refunds take?").click()  # type: ignore[attr-defined]
+    down = tab.get_by_role("button", name="Bad answer")  # type: ignore[attr-defined]
+    await down.click()
+    await tab.locator("#status", has_text="thanks for the feedback").wait_for()  # type: ignore[attr-defined]
+    assert await down.get_attribute("aria-pressed") == "true"
+    from botkit.storage.sqlite_feedback import SQLiteFeedback
+
+    store = SQLiteFeedback(tmp_path / "home" / "feedback.sqlite3")
+    (rated,) = await store.exchanges()
+    assert (rated.gpt, rated.rating, rated.correction) == ("help", "down", "5 business days")
+    assert rated.question == "How long do refunds take?" and rated.answer == "Refunds take 30 days."
+    await store.aclose()
