@@ -83,3 +83,52 @@ def discord_embed(task: str, result: TaskResult) -> dict[str, Any]:
 def as_json(task: str, result: TaskResult) -> dict[str, Any]:
     """The result's fields with its task name, for the HTTP API."""
     return {"task": task, "text": result.text(), "result": result.model_dump(mode="json")}
+
+
+_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^\s)]+)\)")
+_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|__(?=\S)(.+?)(?<=\S)__")
+_ITALIC = re.compile(r"(?<![*\w])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![*\w])")
+_HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t]*#*$", re.MULTILINE)
+_STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
+
+
+def markdown_to_mrkdwn(text: str) -> str:
+    """A model's Markdown as Slack's mrkdwn: ``**bold**`` -> ``*bold*``, ``*it*`` -> ``_it_``,
+    headings bold, ``[text](url)`` -> ``<url|text>``; code kept as it is; everything else
+    escaped (so a ``<!channel>`` in the text stays text)."""
+    out = []
+    for n, part in enumerate(re.split(r"(```.*?```|`[^`\n]+`)", text, flags=re.S)):
+        out.append(slack_escape(part) if n % 2 else _prose_to_mrkdwn(part))  # code: escaped only
+    return "".join(out)
+
+
+def _prose_to_mrkdwn(part: str) -> str:
+    links: list[str] = []
+
+    def keep(match: re.Match[str]) -> str:
+        label = match.group(1).replace("|", "¦")
+        links.append(f"<{match.group(2)}|{slack_escape(label)}>")
+        return f"\x00{len(links) - 1}\x00"
+
+    part = slack_escape(_LINK.sub(keep, part))
+    part = _ITALIC.sub(r"_\1_", part)
+    part = _BOLD.sub(lambda m: f"*{m.group(1) or m.group(2)}*", part)
+    part = _HEADING.sub(r"*\1*", part)
+    part = _STRIKE.sub(r"~\1~", part)
+    return re.sub(r"\x00(\d+)\x00", lambda m: links[int(m.group(1))], part)
+
+
+def slack_citations(citations: list[Any]) -> dict[str, Any]:
+    """A context block listing the numbered sources of an answer."""
+    items = [
+        {"type": "mrkdwn", "text": _cut(slack_escape(c.label), SLACK_MAX_TEXT)}
+        for c in citations[:SLACK_MAX_FIELDS]
+    ]
+    return {"type": "context", "elements": items}
+
+
+def discord_citations(citations: list[Any]) -> dict[str, Any]:
+    """An embed listing the numbered sources of an answer (within Discord's limits)."""
+    lines = [discord_escape(c.label) for c in citations]
+    description = _cut("\n".join(lines), 4096)
+    return {"title": "Sources", "color": DISCORD_COLOUR, "description": description}

@@ -21,6 +21,7 @@ from botkit.cli.finetune import finetune
 from botkit.cli.init import init
 from botkit.cli.knowledge import knowledge
 from botkit.cli.serve import serve
+from botkit.cli.slack import slack
 from botkit.errors import BotkitError
 from botkit.settings import Settings
 from botkit.terminal import error
@@ -62,6 +63,7 @@ COMMANDS = (
     knowledge,
     eval_group,
     finetune,
+    slack,
 )
 for command in COMMANDS:
     cli.add_command(command)

@@ -397,6 +397,18 @@ class Bot:
             return None
         return await self.storage.conversations.latest_thread(surface, user, gpt)
 
+    async def remember(self, key: ConversationKey, turns: list[Turn]) -> bool:
+        """Give a conversation the history it had before botkit joined it (a thread read
+        late): stored only when the conversation has none yet; whether it was."""
+        if self.storage is None or not turns:
+            return False
+        store = self.storage.conversations
+        async with store.lock(key):
+            if await store.history(key, limit=1):
+                return False
+            await store.append(key, turns)
+        return True
+
     async def reset(self, key: ConversationKey) -> None:
         if self.storage:
             await self.storage.conversations.reset(key)

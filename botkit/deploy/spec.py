@@ -125,6 +125,12 @@ class SlackSurface(_Strict):
         True, description="Stream with chat.startStream where the workspace has it."
     )
     slash_command: str = Field("/botkit", pattern=r"^/[a-z0-9_-]+$")
+    translate_to: str = Field(
+        "English", description="The language of the 'Translate with botkit' message shortcut."
+    )
+    api_url: str = Field(
+        "https://slack.com/api/", description="Slack's Web API (another for GovSlack, say)."
+    )
 
     _check_env = field_validator("bot_token_env", "app_token_env", "signing_secret_env")(_env_name)
 

@@ -60,6 +60,7 @@ class Server:
     context: ServeContext
     surfaces: dict[str, Surface]
     failed: dict[str, str] = field(default_factory=dict)
+    started_surfaces: set[str] = field(default_factory=set)
     not_ready: dict[str, str] = field(default_factory=dict)
     warming: bool = True
     started: float = field(default_factory=time.time)
@@ -69,11 +70,15 @@ class Server:
 
     async def readyz(self, request: Request) -> Response:
         """200 once every GPT is warm (its model loaded, its knowledge indexed); else 503."""
-        surfaces = {name: "running" for name in self.surfaces}
+        surfaces = {
+            name: "running" if name in self.started_surfaces else "starting"
+            for name in self.surfaces
+        }
         surfaces.update({name: f"failed: {why}" for name, why in self.failed.items()})
         gpts = {name: "warming" if self.warming else "ready" for name in self.context.policy.gpts}
         gpts.update({name: f"failed: {why}" for name, why in self.not_ready.items()})
         ready = not self.warming and not self.failed and not self.not_ready
+        ready = ready and self.started_surfaces == set(self.surfaces)
         body = {"ready": ready, "surfaces": surfaces, "gpts": gpts}
         return JSONResponse(body, status_code=200 if ready else 503)
 
@@ -167,10 +172,9 @@ async def serve(settings: Settings, spec: BotSpec, options: ServeOptions | None 
     stop = options.stop or asyncio.Event()
     _on_signals(stop)
     http = _http_server(server, spec, options)
-    serving = asyncio.create_task(http.serve()) if http is not None else None
+    serving = asyncio.create_task(http.serve())
     try:
-        if http is not None and serving is not None:
-            await _listening(http, serving, options)
+        await _listening(http, serving, options)
         if not await _start_surfaces(server, spec):
             return 1
         warming = asyncio.create_task(_warm(server))
@@ -180,13 +184,11 @@ async def serve(settings: Settings, spec: BotSpec, options: ServeOptions | None 
         for surface in server.surfaces.values():
             with contextlib.suppress(Exception):
                 await surface.stop()
-        if http is not None:
-            http.should_exit = True
+        http.should_exit = True
         cancelled = await context.inflight.drain(spec.shutdown_grace)
         if cancelled:
             log.warning("%d reply(ies) did not finish within %s s", cancelled, spec.shutdown_grace)
-        if serving is not None:
-            await serving
+        await serving
         return 0
     finally:
         for close in context.closers:
@@ -200,6 +202,7 @@ async def _start_surfaces(server: Server, spec: BotSpec) -> bool:
     for name, surface in list(server.surfaces.items()):
         try:
             await surface.start()
+            server.started_surfaces.add(name)
         except Exception as exc:
             reason = str(exc) if isinstance(exc, BotkitError) else f"{type(exc).__name__}: {exc}"
             log.error("surface %s failed to start: %s", name, reason)
@@ -225,7 +228,8 @@ async def _warm(server: Server) -> None:
 
 
 def _http_server(server: Server, spec: BotSpec, options: ServeOptions) -> Any:
-    """The uvicorn server for every surface's routes and the health checks (None without any)."""
+    """The uvicorn server for every surface's routes and the health checks (always: a Slack or
+    Discord bot alone still answers /healthz and /readyz)."""
     import uvicorn
 
     routes: list[BaseRoute] = [
@@ -236,8 +240,6 @@ def _http_server(server: Server, spec: BotSpec, options: ServeOptions) -> Any:
     for surface in server.surfaces.values():
         routes += surface.routes()
         middleware += surface.middleware()
-    if len(routes) == 2:
-        return None
     api = spec.surfaces.api
     host = options.host or api.host
     port = api.port if options.port is None else options.port
