@@ -17,11 +17,13 @@ from botkit.cli.console import console
 from botkit.cli.context import CLIContext
 from botkit.cli.doctor import doctor
 from botkit.cli.eval import eval_group
+from botkit.cli.feedback import feedback
 from botkit.cli.finetune import finetune
 from botkit.cli.init import init
 from botkit.cli.knowledge import knowledge
 from botkit.cli.serve import serve
 from botkit.cli.slack import slack
+from botkit.cli.usage import usage
 from botkit.errors import BotkitError
 from botkit.settings import Settings
 from botkit.terminal import error
@@ -63,6 +65,8 @@ COMMANDS = (
     knowledge,
     eval_group,
     finetune,
+    usage,
+    feedback,
     slack,
 )
 for command in COMMANDS:

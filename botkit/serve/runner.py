@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -28,16 +29,20 @@ from starlette.routing import BaseRoute, Route
 from botkit.core.bot import Bot
 from botkit.core.feedback import Exchange
 from botkit.core.message import Message
+from botkit.core.metering import ModelCall
 from botkit.core.policy import Policy
 from botkit.core.reply import Reply
 from botkit.deploy.spec import BotSpec
 from botkit.errors import BotkitError
 from botkit.loader import load_catalog
 from botkit.plugins import Registry, load_registry
+from botkit.serve import metrics
 from botkit.serve.record import Batcher
 from botkit.serve.surface import ServeContext, Surface, SurfaceError
 from botkit.settings import Settings
 from botkit.storage import open_storage
+from botkit.storage.sqlite_usage import SQLiteUsage
+from botkit.usage import PriceTable
 
 log = logging.getLogger("botkit.serve")
 LOOPBACK = "127.0.0.1"
@@ -100,6 +105,19 @@ def build_context(
     bot = Bot(catalog, registry, storage, settings.data_dir, policy)
     context = ServeContext(bot, policy, spec, settings)
     bot.observers.append(_log_reply)
+    context.metrics = metrics.attach(bot)
+    prices = PriceTable(spec.prices)
+    usage = SQLiteUsage(settings.data_dir / "usage.sqlite3")
+    calls: Batcher[tuple[ModelCall, float]] = Batcher(usage.record, "model calls")
+    bot.usage_sinks.append(
+        lambda call: calls.add(
+            (
+                call,
+                prices.cost(call.provider, call.model, call.prompt_tokens, call.completion_tokens),
+            )
+        )
+    )
+    context.closers += [calls.aclose, usage.aclose]
     if storage.feedback is not None:
         exchanges: Batcher[Exchange] = Batcher(storage.feedback.record, "exchanges")
         bot.observers.append(lambda reply, message: _keep_exchange(exchanges, reply, message))
@@ -133,6 +151,10 @@ def _keep_exchange(exchanges: Batcher[Exchange], reply: Reply, message: Message 
     """Keep what was shown, so a 👍/👎 given on it later can be stored with it."""
     if message is None or reply.finish_reason in (None, "error") or not reply.text.strip():
         return
+    answer = reply.text
+    if reply.result is not None:  # what evaluating compares: the label, the translation...
+        prediction = reply.result.prediction()
+        answer = prediction if isinstance(prediction, str) else json.dumps(prediction)
     exchanges.add(
         Exchange(
             reply.request_id,
@@ -140,7 +162,7 @@ def _keep_exchange(exchanges: Batcher[Exchange], reply: Reply, message: Message 
             message.surface,
             message.user_id,
             reply.question,
-            reply.text,
+            answer,
             time.time(),
         )
     )

@@ -27,7 +27,7 @@ from botkit.core.conversations import Turn
 from botkit.core.feedback import Rating
 from botkit.core.message import Attachment, Message
 from botkit.deploy.spec import SlackSurface as SlackSettings
-from botkit.errors import BotkitError
+from botkit.errors import BotkitError, StorageError
 from botkit.render import markdown_to_mrkdwn
 from botkit.serve.surface import ServeContext, Surface, SurfaceError
 
@@ -179,7 +179,11 @@ class SlackSurface(Surface):
         storage = self.context.bot.storage
         if not event_id or storage is None:
             return True
-        return await storage.events.first_time(f"slack:{event_id}", EVENT_TTL)
+        try:
+            return await storage.events.first_time(f"slack:{event_id}", EVENT_TTL)
+        except StorageError as exc:  # better a rare double answer than none: the reply says why
+            log.warning("slack: could not check event %s for a retry: %s", event_id, exc)
+            return True
 
     async def _on_mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         if not await self._first(body):
@@ -422,7 +426,10 @@ class SlackSurface(Surface):
         """Whether to answer a thread message without a mention: the bot has a conversation there."""
         if not self.settings.follow_threads:
             return False
-        return bool(await self.context.bot.history(message.conversation))
+        try:
+            return bool(await self.context.bot.history(message.conversation))
+        except StorageError:
+            return True  # cannot tell: answering says what is wrong, which beats silence
 
     async def _status(self, place: Place, status: str) -> None:
         try:
