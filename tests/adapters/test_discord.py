@@ -63,8 +63,20 @@ def user_turn(openai_stub: StubOpenAI, n: int = -1) -> str:
 
 
 # -- answering messages --------------------------------------------------------------------------
+@pytest.fixture
+def fast_edits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Edits of a streaming answer every 0.1 s (1 s in production), and "typing..." at once
+    (after 0.5 s without an answer in production), for short tests."""
+    monkeypatch.setattr(DiscordSurfaceRunner, "EDIT_INTERVAL", 0.1)
+    monkeypatch.setattr(DiscordSurfaceRunner, "THINKING_AFTER", 0.0)
+
+
 async def test_a_mention_opens_a_thread_streams_the_answer_and_cites_its_sources(
-    config_dir: Path, tmp_path: Path, openai_stub: StubOpenAI, discord_api: StubDiscord
+    config_dir: Path,
+    tmp_path: Path,
+    openai_stub: StubOpenAI,
+    discord_api: StubDiscord,
+    fast_edits: None,
 ) -> None:
     stub = discord_api
     docs = tmp_path / "docs"
@@ -75,6 +87,7 @@ async def test_a_mention_opens_a_thread_streams_the_answer_and_cites_its_sources
     knowledge = {"sources": ["docs"], "min_score": 0, "search": "bm25"}
     write_gpt(config_dir, "help", model=stub_model(openai_stub), knowledge=knowledge)
     openai_stub.reply("Refunds take five business days [1].", "Yes, in the EU too.")
+    openai_stub.chunk_delay = 0.1  # a model slower than the edits: the answer streams
     async with serving(config_dir, tmp_path / "home", deployment(default_gpt="help")):
         asked = stub.message_create("How long do refunds take? @everyone", mention_bot=True)
         stub.dispatch("MESSAGE_CREATE", asked)
@@ -88,6 +101,7 @@ async def test_a_mention_opens_a_thread_streams_the_answer_and_cites_its_sources
         await stub.wait_until_async(answered(stub, thread, 2))
 
     (opened,) = stub.calls("POST", f"/channels/{stub.channel_id}/messages/{thread}/threads")
+    assert stub.calls("POST", f"/channels/{stub.channel_id}/typing")  # while it thought
     assert opened.body["name"] == "How long do refunds take? @everyone"
     assert by_bot(stub, stub.channel_id) == []  # everything went into the thread
     first, second = by_bot(stub, thread)
@@ -95,7 +109,9 @@ async def test_a_mention_opens_a_thread_streams_the_answer_and_cites_its_sources
     posted = stub.calls("POST", f"/channels/{thread}/messages")[0].body
     assert posted["content"].endswith(" …")  # shown as it came, then edited in
     edits = [c.body for c in stub.calls("PATCH", f"/channels/{thread}/messages/{first['id']}")]
-    assert edits[0]["content"] == first["content"]
+    shown = [e["content"] for e in edits if "content" in e]
+    assert shown[-1] == first["content"] and all(s.endswith(" …") for s in shown[:-1])
+    assert "content" not in edits[-1] and edits[-1]["components"]  # then sources and 👍/👎
     (sources,) = first["embeds"]
     assert sources["title"] == "Sources"
     assert "**[1]** docs/refunds.md > Refunds > Timing" in sources["description"]
@@ -206,7 +222,11 @@ async def test_reconnects_and_rate_limits_lose_no_message(
 
 
 async def test_replies_in_flight_finish_when_the_server_stops(
-    gpts: Path, tmp_path: Path, openai_stub: StubOpenAI, discord_api: StubDiscord
+    gpts: Path,
+    tmp_path: Path,
+    openai_stub: StubOpenAI,
+    discord_api: StubDiscord,
+    fast_edits: None,
 ) -> None:
     stub = discord_api
     openai_stub.reply("one two three four five")
@@ -377,8 +397,8 @@ async def test_slash_translate_is_deferred_at_once_then_answered(
     original = stub.message(interaction.original_id or 0) or {}
     assert original["content"] == "Bonjour à tous"
     edits = stub.calls("PATCH", f"/webhooks/{stub.application_id}/*/messages/@original")
-    assert [e.body.get("content") for e in edits] == ["Bonjour à tous", None]  # text, then 👍/👎
-    assert edits[-1].body["components"]
+    (whole,) = edits  # ready at once: posted whole, with its 👍/👎, in one call
+    assert whole.body["content"] == "Bonjour à tous" and whole.body["components"]
     system, user = (m["content"] for m in openai_stub.chat_requests[0].body["messages"])
     assert "into French" in system and user == "Hello everyone"
 
@@ -445,6 +465,8 @@ async def test_a_thumbs_up_is_stored_as_feedback(
     async with serving(gpts, home, deployment({"open_threads": False})):
         stub.dispatch("MESSAGE_CREATE", stub.message_create("how are you?", mention_bot=True))
         (answer,) = await stub.wait_until_async(answered(stub))
+        assert len(stub.calls("POST", "/channels/*/messages")) == 1  # posted whole, once
+        assert stub.calls("PATCH") == [] and stub.calls("POST", "/channels/*/typing") == []
         up, _ = custom_ids(answer)
         stub.dispatch("INTERACTION_CREATE", stub.component_interaction(up))
         await stub.wait_call_async("POST", "/interactions/*/*/callback")

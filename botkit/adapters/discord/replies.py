@@ -1,5 +1,6 @@
-"""A core reply shown on Discord: streamed into a message edited at a safe rate, split at 2,000
-characters, then its sources as an embed and 👍/👎 under it; a task's typed result as an embed.
+"""A core reply shown on Discord: posted whole when it is ready within a second, else streamed
+into a message edited at a safe rate; split at 2,000 characters without breaking code blocks;
+its sources as an embed and 👍/👎 under it; a task's typed result as an embed.
 
 Where the answer goes is a :class:`Target`'s business (a message answered in a new thread or
 as a reply; a slash command's deferred response and its followups). Whatever the core refuses
@@ -10,8 +11,10 @@ can ping anyone: mentions are made inert and no mention is allowed.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -25,6 +28,7 @@ from botkit.core.reply import Reply
 from botkit.errors import BotkitError
 from botkit.render import discord_citations_embed, discord_embed, discord_mentions_inert
 from botkit.serve.surface import ServeContext
+from botkit.text import split_message
 
 #: Discord's longest message.
 LIMIT = 2000
@@ -67,7 +71,7 @@ class Writer(Protocol):
 
     async def decorate(self, handle: Any, embeds: list[discord.Embed], view: Any) -> None: ...
 
-    async def card(self, embeds: list[discord.Embed], view: Any) -> None: ...
+    async def whole(self, text: str | None, embeds: list[discord.Embed], view: Any) -> None: ...
 
 
 class Target(Protocol):
@@ -97,9 +101,10 @@ class ChannelWriter:
     async def decorate(self, handle: Any, embeds: list[discord.Embed], view: Any) -> None:
         await handle.edit(embeds=embeds, view=view)
 
-    async def card(self, embeds: list[discord.Embed], view: Any) -> None:
+    async def whole(self, text: str | None, embeds: list[discord.Embed], view: Any) -> None:
         reference, self.reference = self.reference, None
-        await send(self.channel, None, reference, embeds=embeds, view=view)
+        text = _inert(text) if text else None
+        await send(self.channel, text, reference, embeds=embeds, view=view)
 
 
 class InteractionWriter:
@@ -134,9 +139,14 @@ class InteractionWriter:
         else:
             await handle.edit(embeds=embeds, view=view)
 
-    async def card(self, embeds: list[discord.Embed], view: Any) -> None:
+    async def whole(self, text: str | None, embeds: list[discord.Embed], view: Any) -> None:
         self._original_used = True
-        await self.interaction.edit_original_response(embeds=embeds, view=view)
+        await self.interaction.edit_original_response(
+            content=_inert(text) if text else None,
+            embeds=embeds,
+            view=view,
+            allowed_mentions=NO_PINGS,
+        )
 
 
 class MessageTarget:
@@ -208,13 +218,15 @@ class Answers:
     buttons: RatingButtons
     #: seconds between edits of a streaming answer (Discord allows 5 edits per 5 s a channel)
     interval: float = 1.0
+    #: seconds without an answer after which Discord shows "botkit is typing..."
+    thinking_after: float = 0.5
 
     async def answer(self, message: Message, target: Target) -> None:
         """Answer ``message`` at ``target``; every failure ends in a line to the user or a log."""
         log = self.context.log
-        await target.thinking()
         reply = self.context.bot.respond(message)
         async with reply:
+            typing = asyncio.ensure_future(self._thinking_soon(target))
             try:
                 first = await _first(reply)
             except BotkitError as exc:
@@ -226,23 +238,32 @@ class Answers:
                     f"⚠ something went wrong (request {message.request_id}); it was logged"
                 )
                 return
+            finally:
+                typing.cancel()
             writer = await target.open()
             view = self.buttons.view(reply.request_id)
             result = reply.result
             if result is not None and not result.prose:
                 embed = discord.Embed.from_dict(discord_embed(self._task(message, reply), result))
-                await writer.card([embed], view)
+                await writer.whole(None, [embed], view)
                 return
             await self._stream(reply, first, writer, view)
 
     async def _stream(self, reply: Reply, first: str, writer: Writer, view: Any) -> None:
+        """Show the answer: posted whole (with its sources and 👍/👎) when the rest of it comes
+        within ``interval`` of its first piece, else streamed from then on, then finished."""
+        started = time.monotonic()
         stream = StreamedMessages(writer, LIMIT, self.interval)
+        live = False  # shown while it comes (it takes longer than ``interval``)
         chunk = first
-        if reply.done:  # whole at once (a task's prose, the not-found answer): no "…" first
-            stream.text, chunk = first, ""
         while True:
-            if chunk:
+            if live:
                 await stream.add(chunk)
+            else:
+                stream.text += chunk
+                if not reply.done and time.monotonic() - started >= self.interval:
+                    live = True
+                    await stream.add("")
             try:
                 chunk = await reply.__anext__()
             except StopAsyncIteration:
@@ -254,11 +275,22 @@ class Answers:
                     self.context.log.exception("answer %s failed", reply.request_id)
                 await stream.fail(f"⚠ the answer failed part-way: {short_reason(exc)}")
                 return
-        handles = await stream.finish()
         embeds = []
         if reply.citations:
             embeds.append(discord.Embed.from_dict(discord_citations_embed(reply.citations)))
+        text = stream.text
+        if not live and text.strip() and len(split_message(text, LIMIT)) == 1:
+            await writer.whole(text, embeds, view)  # one message, one call
+            return
+        handles = await stream.finish()
         await writer.decorate(handles[-1], embeds, view)
+
+    async def _thinking_soon(self, target: Target) -> None:
+        """Show that the bot is at work when the answer is slow to start (queued behind others
+        in its conversation, a cold model...); a quick answer needs no sign."""
+        await asyncio.sleep(self.thinking_after)
+        with contextlib.suppress(Exception):  # only a sign: never a reason to fail
+            await target.thinking()
 
     def _task(self, message: Message, reply: Reply) -> str:
         """The task's name for the embed's footer: the command used, else the GPT's task."""

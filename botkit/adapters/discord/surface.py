@@ -43,6 +43,8 @@ class DiscordSurfaceRunner(Surface):
     GUILD_READY_TIMEOUT: ClassVar[float] = 2.0
     #: Seconds between edits of a streaming answer.
     EDIT_INTERVAL: ClassVar[float] = 1.0
+    #: Seconds without an answer after which "botkit is typing..." shows.
+    THINKING_AFTER: ClassVar[float] = 0.5
 
     def __init__(self, settings: Any, context: ServeContext) -> None:
         super().__init__(settings, context)
@@ -53,7 +55,7 @@ class DiscordSurfaceRunner(Surface):
         registry = context.bot.registry
         self.tree = build_tree(registry.tasks, registry.commands, spec.max_input_chars)
         self.buttons = rating_buttons(context.rate, log)
-        self.answers = Answers(context, self.buttons, self.EDIT_INTERVAL)
+        self.answers = Answers(context, self.buttons, self.EDIT_INTERVAL, self.THINKING_AFTER)
 
     # -- start ---------------------------------------------------------------------------------
     async def start(self) -> None:
