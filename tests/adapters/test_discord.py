@@ -190,6 +190,35 @@ async def test_bots_the_bot_itself_and_unaddressed_messages_are_ignored(
     assert stub.calls("POST", "/channels/*/messages/*/threads") == []
 
 
+async def test_in_a_thread_people_started_the_bot_answers_once_mentioned(
+    gpts: Path, tmp_path: Path, openai_stub: StubOpenAI, discord_api: StubDiscord
+) -> None:
+    stub = discord_api
+    write_gpt(gpts, "planner", model=stub_model(openai_stub), instructions="You plan things.")
+    routed = {"channels": {str(stub.channel_id): "planner"}}  # the parent channel's GPT
+    async with serving(gpts, tmp_path / "home", deployment(routed)):
+        theirs = payloads.thread(
+            stub.ids(), stub.guild_id, stub.channel_id, int(stub.user["id"]), "plans"
+        )
+        stub.dispatch("THREAD_CREATE", {**theirs, "newly_created": True})
+        thread = int(theirs["id"])
+        stub.dispatch("MESSAGE_CREATE", stub.message_create("among us", channel_id=thread))
+        stub.dispatch(
+            "MESSAGE_CREATE", stub.message_create("what now?", channel_id=thread, mention_bot=True)
+        )
+        await stub.wait_until_async(answered(stub, thread))
+        stub.dispatch("MESSAGE_CREATE", stub.message_create("and then?", channel_id=thread))
+        await stub.wait_until_async(answered(stub, thread, 2))
+    assert [m["content"] for m in by_bot(stub, thread)] == ["echo: what now?", "echo: and then?"]
+    assert stub.calls("POST", "/channels/*/messages/*/threads") == []  # no thread in a thread
+    assert [r.body["messages"][0]["content"] for r in openai_stub.chat_requests] == [
+        "You plan things."
+    ] * 2  # the GPT routed for the thread's channel answered
+    assert "echo: what now?" in [
+        m["content"] for m in openai_stub.chat_requests[1].body["messages"]
+    ]
+
+
 async def test_a_replayed_delivery_is_answered_once(
     gpts: Path, tmp_path: Path, openai_stub: StubOpenAI, discord_api: StubDiscord
 ) -> None:
@@ -391,15 +420,25 @@ async def test_slash_translate_is_deferred_at_once_then_answered(
         await stub.wait_until_async(
             lambda: (stub.message(interaction.original_id or 0) or {}).get("components")
         )
+        private = stub.slash_command_interaction("gpt", {"name": "echo", "message": "hi"}, dm=True)
+        stub.dispatch("INTERACTION_CREATE", private)
+        in_dm = stub.interactions[int(private["id"])]
+        await stub.wait_until_async(
+            lambda: (stub.message(in_dm.original_id or 0) or {}).get("components")
+        )
+    assert (stub.message(in_dm.original_id or 0) or {})["content"] == "echo: hi"  # in a DM too
     assert {"gpt", "translate", "classify", "sentiment", "ask"} <= synced
     assert stub.synced_commands() == []  # a development guild: nothing global
     assert interaction.callback_type == 5  # deferred (the stub refuses it after 3 s)
     original = stub.message(interaction.original_id or 0) or {}
     assert original["content"] == "Bonjour à tous"
-    edits = stub.calls("PATCH", f"/webhooks/{stub.application_id}/*/messages/@original")
+    edits = stub.calls(
+        "PATCH", f"/webhooks/{stub.application_id}/{event['token']}/messages/@original"
+    )
     (whole,) = edits  # ready at once: posted whole, with its 👍/👎, in one call
     assert whole.body["content"] == "Bonjour à tous" and whole.body["components"]
     system, user = (m["content"] for m in openai_stub.chat_requests[0].body["messages"])
+    assert len(openai_stub.chat_requests) == 2
     assert "into French" in system and user == "Hello everyone"
 
 

@@ -30,6 +30,8 @@ from botkit.serve.surface import ServeContext
 SURFACE = "discord"
 #: Seconds a message id is remembered, so that a replayed delivery is answered once.
 SEEN_FOR = 3600.0
+#: Threads remembered as the bot's (besides those it owns or joined), the oldest forgotten.
+MAX_THREADS = 100_000
 ASK_SOMETHING = "Ask me something: write your question after the mention."
 _ANSWERED_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 
@@ -51,7 +53,7 @@ class MessageEvents:
         self.me = me
         self.accepting = accepting
         #: threads the bot answered in since it started (besides those it owns or joined)
-        self.threads: set[int] = set()
+        self.threads: dict[int, None] = {}
 
     async def on_message(self, message: discord.Message) -> None:
         me = self.me()
@@ -68,8 +70,14 @@ class MessageEvents:
         if events is not None and not await events.first_time(f"discord:{message.id}", SEEN_FOR):
             return
         if thread is not None:
-            self.threads.add(thread.id)
+            self.remember(thread.id)
         self.context.inflight.start(self._answer(message, me), name=f"discord-{message.id}")
+
+    def remember(self, thread_id: int) -> None:
+        """Answer in this thread from now on, without a mention."""
+        self.threads[thread_id] = None
+        if len(self.threads) > MAX_THREADS:
+            del self.threads[next(iter(self.threads))]
 
     def _ours(self, thread: discord.Thread) -> bool:
         """A thread the bot opened, joined, or answered in."""
@@ -111,7 +119,7 @@ class MessageEvents:
             roles=roles_of(message.author),
         )
         name = _thread_name(text or attachments[0].name, message.author.display_name)
-        target = MessageTarget(message, new_thread, name, self.threads.add)
+        target = MessageTarget(message, new_thread, name, self.remember)
         await self.answers.answer(core, target)
 
 

@@ -10,6 +10,7 @@ Button clicks (👍/👎) are handled by :mod:`botkit.adapters.discord.feedback`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import discord
@@ -31,7 +32,11 @@ class Interactions:
     """``on_interaction`` for one client."""
 
     def __init__(
-        self, context: ServeContext, answers: Answers, tree: CommandTree, accepting: Any
+        self,
+        context: ServeContext,
+        answers: Answers,
+        tree: CommandTree,
+        accepting: Callable[[], bool],
     ) -> None:
         self.context = context
         self.answers = answers
@@ -62,7 +67,7 @@ class Interactions:
     def _message(
         self, interaction: discord.Interaction[Any], command: SlashCommand, values: dict[str, Any]
     ) -> Message:
-        where = place_of(interaction.channel, interaction.guild_id)
+        where = place_of(interaction.channel, interaction.guild_id, interaction.channel_id)
         named = str(values.get(command.gpt_option) or "").strip()
         text = " ".join(str(values[o]).strip() for o in command.inputs if values.get(o))
         return Message(

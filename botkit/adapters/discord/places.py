@@ -51,13 +51,14 @@ class Place:
         return self.channel
 
 
-def place_of(channel: Any, guild_id: int | None) -> Place:
-    """Where ``channel`` (a channel, thread, DM or partial one) is."""
+def place_of(channel: Any, guild_id: int | None, channel_id: int | None = None) -> Place:
+    """Where ``channel`` (a channel, thread, DM or partial one; None: only ``channel_id`` is
+    known) is."""
     workspace = str(guild_id) if guild_id else ""
     if isinstance(channel, discord.Thread):
         return Place(workspace, str(channel.parent_id), str(channel.id), False)
     is_dm = isinstance(channel, (discord.DMChannel, discord.GroupChannel)) or not guild_id
-    return Place(workspace, str(channel.id), "", is_dm)
+    return Place(workspace, str(channel.id if channel is not None else channel_id), "", is_dm)
 
 
 def roles_of(user: Any) -> tuple[str, ...]:
