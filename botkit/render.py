@@ -12,13 +12,20 @@ characters and mentions (``@everyone``, ``<@id>``), which are also never allowed
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from botkit.tasks import TaskResult
+
+if TYPE_CHECKING:
+    from botkit.core.reply import Citation
 
 SLACK_MAX_FIELDS, SLACK_MAX_TEXT = 10, 2000
 DISCORD_MAX_FIELDS, DISCORD_MAX_NAME, DISCORD_MAX_VALUE, DISCORD_MAX_TITLE = 25, 256, 1024, 256
 DISCORD_MAX_TOTAL = 6000
+DISCORD_MAX_DESCRIPTION = 4096
+#: Characters of a source's snippet shown under it in a Discord embed.
+DISCORD_SNIPPET = 160
 #: Discord embed colour: botkit blue.
 DISCORD_COLOUR = 0x3B82F6
 
@@ -78,6 +85,26 @@ def discord_embed(task: str, result: TaskResult) -> dict[str, Any]:
             break
         fields.append({"name": name, "value": value, "inline": len(value) <= 40})
     return {"title": title, "color": DISCORD_COLOUR, "fields": fields, "footer": {"text": footer}}
+
+
+def discord_citations_embed(citations: Sequence[Citation]) -> dict[str, Any]:
+    """The numbered sources of an answer as an embed: ``[1] source > section (p. 3)`` and a short
+    snippet each; sources past Discord's description limit are counted, not shown."""
+    lines: list[str] = []
+    size = 0
+    for n, citation in enumerate(citations):
+        line = f"**[{citation.number}]** {_cut(discord_escape(citation.where), DISCORD_MAX_NAME)}"
+        if citation.snippet:
+            snippet = discord_escape(" ".join(citation.snippet.split()))
+            line += "\n> " + _cut(snippet, DISCORD_SNIPPET)
+        after = len(citations) - n - 1
+        room = len(f"\n… and {after} more") if after else 0  # to say what is left out
+        if size + len(line) + room > DISCORD_MAX_DESCRIPTION:
+            lines.append(f"… and {len(citations) - n} more")
+            break
+        lines.append(line)
+        size += len(line) + 1
+    return {"title": "Sources", "color": DISCORD_COLOUR, "description": "\n".join(lines)}
 
 
 def as_json(task: str, result: TaskResult) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import click
 from botkit.cli.catalog import gpts, plugins, schema, validate
 from botkit.cli.console import console
 from botkit.cli.context import CLIContext
+from botkit.cli.discord import discord_group
 from botkit.cli.doctor import doctor
 from botkit.cli.eval import eval_group
 from botkit.cli.feedback import feedback
@@ -57,6 +58,7 @@ COMMANDS = (
     init,
     console,
     serve,
+    discord_group,
     gpts,
     validate,
     plugins,
