@@ -164,9 +164,8 @@ async def main(requests: int, width: int) -> None:
     print(
         f"  latency through the API: p50 {pct(api_lat, 0.5):.1f} ms, p99 {pct(api_lat, 0.99):.1f} ms"
     )
-    print(
-        f"  latency calling the stub directly: p50 {pct(direct_lat, 0.5):.1f} ms, p99 {pct(direct_lat, 0.99):.1f} ms"
-    )
+    direct_p50, direct_p99 = pct(direct_lat, 0.5), pct(direct_lat, 0.99)
+    print(f"  latency calling the stub directly: p50 {direct_p50:.1f} ms, p99 {direct_p99:.1f} ms")
     print(f"  added by botkit: p50 {pct(api_lat, 0.5) - pct(direct_lat, 0.5):+.1f} ms, "
           f"p99 {pct(api_lat, 0.99) - pct(direct_lat, 0.99):+.1f} ms")  # fmt: skip
     print("  server memory (MB) every 1,000 requests: " + ", ".join(f"{m:.0f}" for m in memory))

@@ -13,24 +13,24 @@ import click
 
 from botkit.atomic import atomic_write_text
 from botkit.cli.context import CLIContext, pass_context
-from botkit.core.feedback import Exchange
+from botkit.core.feedback import Exchange, Rating
 from botkit.storage import open_storage
 from botkit.terminal import show_rows
 from botkit.usage import since as parse_since
 
 
-def _exchanges(ctx: CLIContext, gpt: str | None, since: float, only: str | None) -> list[Exchange]:
+def _exchanges(
+    ctx: CLIContext, gpt: str | None, since: float, only: Rating | None
+) -> list[Exchange]:
     """Rated exchanges from where botkit serve keeps them ($BOTKIT_REDIS_URL, else SQLite)."""
     url = os.environ.get("BOTKIT_REDIS_URL") or "sqlite"
 
     async def read() -> list[Exchange]:
         storage = open_storage(ctx.settings.data_dir, url)
         try:
-            return (
-                []
-                if storage.feedback is None
-                else await storage.feedback.exchanges(gpt, since, only)
-            )  # type: ignore[arg-type]
+            if storage.feedback is None:
+                return []
+            return await storage.feedback.exchanges(gpt, since, only)
         finally:
             await storage.aclose()
 
@@ -92,7 +92,8 @@ def export(
     correction (or, for a 👍, the answer) as `expected`. A 👎 without a correction is left out."""
     ctx.bot(conversations=False).gpt(gpt_name)  # an unknown GPT is an error naming the known ones
     rows, skipped = [], 0
-    for e in _exchanges(ctx, gpt_name, parse_since(since_text), only):
+    rating: Rating | None = "up" if only == "up" else "down" if only == "down" else None
+    for e in _exchanges(ctx, gpt_name, parse_since(since_text), rating):
         expected = e.correction or (e.answer if e.rating == "up" else "")
         if not expected:
             skipped += 1
