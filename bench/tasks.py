@@ -43,9 +43,10 @@ from botkit.spec import GPTSpec, ModelSpec  # noqa: E402
 from botkit.tasks import TaskRequest  # noqa: E402
 from botkit.testing import StubOpenAI  # noqa: E402
 
-#: The out-of-scope gate chosen inside the training files (``--tune``): recall 0.86 at in-scope
-#: accuracy 0.895 on clinc150_oos_train and a held-out fifth of clinc150_train.
-OOS_SIMILARITY = 0.38
+#: The out-of-scope gate chosen inside the training files (``--tune``): recall 0.89 at in-scope
+#: accuracy 0.885 on clinc150_oos_train and a held-out fifth of clinc150_train (the most margin
+#: over both targets).
+OOS_SIMILARITY = 0.42
 
 
 def rows(name: str) -> list[dict[str, Any]]:
@@ -168,7 +169,7 @@ async def intents(bot: Bot, n: int, tune: bool = False) -> None:
           f'{"clinc150_oos_train" if tune else "clinc150_oos_val"}):')  # fmt: skip
     for gate, thresholds in (
         ("min_confidence", (0.2, 0.3, 0.4)),
-        ("min_similarity", (0.36, OOS_SIMILARITY, 0.40)),
+        ("min_similarity", (0.40, OOS_SIMILARITY, 0.44)),
     ):
         for threshold in thresholds:
             options = {**options, "none_label": "oos", "min_confidence": 0, "min_similarity": -1}

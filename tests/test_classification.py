@@ -177,11 +177,12 @@ async def test_embeddings_go_by_the_nearest_examples_not_the_mean_of_all() -> No
                     "how hot is it", "temperature today", "heat outside"],
         "travel": ["travel", "book a trip", "plan a journey", "fly somewhere"],
     }  # fmt: skip
+    labels = {name: texts * 3 for name, texts in labels.items()}  # enough for nearest texts
     scorer = Centroids(_TableEmbedder(table), labels)
     scores, fit = await scorer.scores("rainy")
     assert max(scores, key=scores.__getitem__) == "weather"
     assert 0 < fit < 1
     # many labels: only the nearest centroids' examples are searched, with the same answer
-    many = {**labels, **{f"other{n}": ["misc"] for n in range(20)}}
+    many = {**labels, **{f"other{n}": ["misc"] * 12 for n in range(20)}}
     scores, _ = await Centroids(_TableEmbedder(table), many).scores("rainy")
     assert max(scores, key=scores.__getitem__) == "weather"
