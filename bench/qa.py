@@ -232,6 +232,23 @@ def eval_path(rows: list[dict[str, Any]], n: int, folder: Path) -> None:
           f"{run.info['count'] / total:.1f}/s end to end, {run.info['failed']} failed; "
           f"F1 {run.info['metrics'].get('f1')} EM {run.info['metrics'].get('exact_match')} "
           "(shipped weights: seen these articles)")  # fmt: skip
+    # where a question's time goes, side by side in this process (200 of the questions)
+    extractor = extract.Extractor(embedder=EMBEDDER)
+    sample = [r["question"] for r in questions[:200]]
+    found = [knowledge.search(q) for q in sample]
+    costs = {}
+    for name, step in (
+        ("search_fresh (staleness check + search)", lambda q, _: knowledge.search_fresh(q)),
+        ("search alone", lambda q, _: knowledge.search(q)),
+        ("extraction", lambda q, f: extractor.best(q, [p.text for p in f])),
+    ):
+        started = time.perf_counter()
+        for question, passages in zip(sample, found, strict=True):
+            step(question, passages)
+        costs[name] = (time.perf_counter() - started) / len(sample) * 1000
+    print(
+        "   per question, one at a time: " + ", ".join(f"{k} {v:.1f} ms" for k, v in costs.items())
+    )
 
 
 def main() -> None:
