@@ -167,6 +167,11 @@ class KnowledgeSpec(_Strict):
         10.0, gt=0, description="With auto_refresh: seconds between two looks for changed files."
     )
     max_file_mb: float = Field(20, gt=0, description="Larger files are skipped with a warning.")
+    allow_outside: bool = Field(
+        False,
+        description="Index files outside the project folder (and symlinks leading out of it); "
+        "off, they are skipped with a warning.",
+    )
     not_found: str = Field(
         "I don't know: nothing in my documents answers that.",
         description="The answer when no passage is relevant enough.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -136,7 +137,7 @@ def test_support_qa_answers_extractively_with_its_source_on_the_embedded_default
 async def test_ask_generates_from_passages_on_other_models(
     config_dir: Path, tmp_path: Path, openai_stub: StubOpenAI
 ) -> None:
-    (tmp_path / "knowledge").symlink_to(REPO / "knowledge")
+    shutil.copytree(REPO / "knowledge", tmp_path / "knowledge")
     write_gpt(
         config_dir,
         "helpdesk",

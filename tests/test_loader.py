@@ -64,7 +64,8 @@ examples:
         "g.yaml:2:15: instructions: unknown variable {foo}: declare it under 'variables:' "
         "or use one of date, time, gpt_name, user",
         "g.yaml:3:1: modle: unknown field 'modle' (did you mean 'model'?); allowed here: name, "
-        "description, model, variables, instructions, examples, parameters, starters, knowledge, task, evals",
+        "description, model, variables, instructions, examples, parameters, starters, knowledge, task, "
+        "safety, evals",
         "g.yaml:5:3: parameters.temprature: unknown field 'temprature' (did you mean 'temperature'?); "
         "allowed here: temperature, max_tokens, top_p, stop",
         "g.yaml:6:15: parameters.max_tokens: Input should be greater than 0 (got -1)",

@@ -21,19 +21,33 @@ class SourceFile:
 def resolve_sources(
     spec: KnowledgeSpec, gpt_file: Path, project_dir: Path
 ) -> tuple[list[SourceFile], list[str]]:
-    """The files of every source, and a warning for each source that matches none."""
+    """The files of every source, and a warning for each source that matches none and for each
+    file left out because it lies outside the project (or a symlink leads out of it), unless the
+    GPT file says ``allow_outside``."""
     files: dict[Path, SourceFile] = {}
     warnings: list[str] = []
+    home = project_dir.resolve()
     for source in spec.sources:
         entry = source if isinstance(source, SourceSpec) else SourceSpec(path=source)
         base = gpt_file.parent if entry.path.startswith(("./", "../")) else project_dir
         found = _expand(base / entry.path)
         if not found:
             warnings.append(f"knowledge source {entry.path!r} matches no file (looked in {base})")
+        outside = 0
         for path in found:
+            real = path.resolve()
+            if not spec.allow_outside and not real.is_relative_to(home):
+                outside += 1
+                continue
             absolute = Path(os.path.normpath(path.absolute()))  # symlinks kept: names as written
             file = SourceFile(absolute, _display(absolute, project_dir), entry.text_field)
-            files.setdefault(path.resolve(), file)
+            files.setdefault(real, file)
+        if outside:
+            warnings.append(
+                f"knowledge source {entry.path!r}: {outside} file(s) outside the project folder "
+                f"{home} (or reached through a symlink leading out of it) left out; set "
+                "knowledge.allow_outside: true in the GPT file to index them"
+            )
     return sorted(files.values(), key=lambda f: f.name), warnings
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -28,7 +29,7 @@ async def support(tmp_path: Path, openai_stub: StubOpenAI) -> AsyncIterator[Bot]
     spec = yaml.safe_load((REPO / "configs/gpts/support-qa.yaml").read_text())
     spec["model"] = stub_model(openai_stub)
     del spec["task"]  # these tests are about the core's knowledge path (the qa plugin has its own)
-    (tmp_path / "knowledge").symlink_to(REPO / "knowledge")
+    shutil.copytree(REPO / "knowledge", tmp_path / "knowledge")
     write_gpt(tmp_path / "configs", "support-qa", **{k: v for k, v in spec.items() if k != "name"})
     bot = Bot.from_config(tmp_path / "configs", tmp_path / "data")
     yield bot

@@ -122,3 +122,25 @@ def test_the_keyword_index_reads_the_collection_page_by_page(
     assert sorted(kb.keyword().ids) == sorted(kb.index.collection().get()["ids"])
     assert len(kb.keyword().ids) == 4
     assert kb.search("EU shipping euros", mode="bm25")[0].source == "docs/shipping.md"
+
+
+def test_files_outside_the_project_and_symlinks_leading_out_are_left_out(tmp_path: Path) -> None:
+    from botkit.knowledge.sources import resolve_sources
+    from botkit.spec import KnowledgeSpec
+
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    (project / "docs").mkdir(parents=True)
+    elsewhere.mkdir()
+    (project / "docs" / "inside.md").write_text("# In\n\nInside.\n")
+    (elsewhere / "secret.md").write_text("# Secret\n\nThe password is hunter2.\n")
+    (project / "docs" / "link.md").symlink_to(elsewhere / "secret.md")
+    (project / "docs" / "dir").symlink_to(elsewhere, target_is_directory=True)
+    gpt_file = project / "configs" / "gpts" / "qa.yaml"
+    gpt_file.parent.mkdir(parents=True)
+    spec = KnowledgeSpec(sources=["docs", "../../../elsewhere/*.md", str(elsewhere / "secret.md")])
+    files, warnings = resolve_sources(spec, gpt_file, project)
+    assert [f.name for f in files] == ["docs/inside.md"]
+    assert len([w for w in warnings if "outside the project folder" in w]) == 3
+    opted = KnowledgeSpec(sources=["docs"], allow_outside=True)
+    files, _ = resolve_sources(opted, gpt_file, project)
+    assert {f.name for f in files} >= {"docs/inside.md", "docs/link.md"}
