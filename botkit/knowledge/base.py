@@ -13,6 +13,7 @@ import logging
 import shutil
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -54,14 +55,24 @@ class KnowledgeBase:
     def refresh(self, progress: Progress | None = None) -> IndexReport:
         """Index what changed; rebuild the keyword index when anything did. Blocking."""
         with self._lock, store_errors(self.url):
-            report = self.index.index(progress)
             folder = self.index.folder / "bm25"
+            # Until the keyword index is rebuilt, the one on disk may name chunks that are gone
+            # and miss new ones: a process killed in between leaves this mark, and whoever
+            # loads the keyword index next rebuilds it from the collection instead.
+            self.index.folder.mkdir(parents=True, exist_ok=True)
+            self._stale_mark.touch()
+            report = self.index.index(progress)
             if report.changed or not (folder / "ids.json").exists():
                 keyword = self._build_keyword()
                 keyword.save(folder)
                 self._keyword = keyword
+            self._stale_mark.unlink(missing_ok=True)
             self._size = self.index.collection().count()
             return report
+
+    @property
+    def _stale_mark(self) -> Path:
+        return self.index.folder / "bm25.stale"
 
     def open(self) -> IndexReport | None:
         """Make the knowledge base ready to search: index it if it never was, or if any file
@@ -135,9 +146,10 @@ class KnowledgeBase:
             return self._keyword
         with self._lock:  # loaded once, whoever asks first
             if self._keyword is None:
-                self._keyword = (
-                    KeywordIndex.load(self.index.folder / "bm25") or self._build_keyword()
-                )
+                saved = None
+                if not self._stale_mark.exists():
+                    saved = KeywordIndex.load(self.index.folder / "bm25")
+                self._keyword = saved or self._build_keyword()
             return self._keyword
 
     def size(self) -> int:
@@ -247,3 +259,4 @@ class KnowledgeBase:
             self._keyword = None
             self._size = None
             shutil.rmtree(self.index.folder / "bm25", ignore_errors=True)
+            self._stale_mark.unlink(missing_ok=True)
