@@ -13,6 +13,7 @@ once under the data directory (1.9x the texts/s in bench, the same accuracy).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import importlib.util
 import os
@@ -84,8 +85,21 @@ def load_llama(path: Path, n_ctx: int) -> tuple[Any, threading.Lock]:
                 llama = Llama(
                     model_path=str(path), n_ctx=n_ctx, n_threads=os.cpu_count() or 1, verbose=False
                 )
+            if not _loaded:
+                atexit.register(_close_all)
             _loaded[key] = (llama, threading.Lock())
         return _loaded[key]
+
+
+def _close_all() -> None:
+    """Free the models before the interpreter tears down the modules ``Llama.__del__`` needs
+    (otherwise every exit prints an ignored ``TypeError`` from llama_cpp)."""
+    with _loading:
+        for llama, lock in _loaded.values():
+            if lock.acquire(timeout=1):  # not while a worker thread is still generating
+                llama.close()
+                lock.release()
+        _loaded.clear()
 
 
 def cpu_has_amx() -> bool:
