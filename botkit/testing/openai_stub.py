@@ -128,6 +128,7 @@ class StubOpenAI(StubServer):
         self.aborted = 0
         self.files: dict[str, StubFile] = {}
         self.jobs: dict[str, StubJob] = {}
+        self._stopping = False
         self._replies: deque[str] = deque()
         self._faults: deque[Fault] = deque()
         self._ids = 0
@@ -233,8 +234,8 @@ class StubOpenAI(StubServer):
         try:
             for i, piece in enumerate(pieces):
                 if fault and fault.kind in ("cut", "hang") and i >= fault.after:
-                    if fault.kind == "hang":  # a stream that never ends
-                        await asyncio.sleep(3600)
+                    while fault.kind == "hang" and not self._stopping:  # a stream that never ends
+                        await asyncio.sleep(0.05)
                     assert request.transport is not None
                     request.transport.close()  # drop the connection mid-stream
                     return response
@@ -510,6 +511,7 @@ class StubOpenAI(StubServer):
         self._upload_dir = Path(tempfile.mkdtemp(prefix="stub-openai-"))
 
     async def on_stop(self) -> None:
+        self._stopping = True  # a hanging stream lets go
         shutil.rmtree(self._upload_dir, ignore_errors=True)
 
     def __enter__(self) -> StubOpenAI:
