@@ -26,6 +26,7 @@ from botkit.cli.serve import serve
 from botkit.cli.slack import slack
 from botkit.cli.usage import usage
 from botkit.errors import BotkitError
+from botkit.safety.secrets import scrub
 from botkit.settings import Settings
 from botkit.terminal import error
 
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     except BotkitError as exc:
         if debug:
             raise
-        error(str(exc))
+        error(scrub(str(exc)))
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

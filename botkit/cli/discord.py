@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 import click
 
 from botkit.cli.context import CLIContext, pass_context
 from botkit.errors import BotkitError
+from botkit.safety.secrets import secret_env
 
 
 @click.group("discord")
@@ -48,7 +48,7 @@ def invite_url(ctx: CLIContext, bot_file: Path | None, app_id: int | None) -> No
 
         spec, _ = load_deployment(ctx.settings, bot_file)
         env = spec.surfaces.discord.token_env
-        token = os.environ.get(env, "").strip()
+        token = secret_env(env)
         if not token:
             raise BotkitError(
                 f"give the application id with --app-id, or export ${env} (the bot token) to "

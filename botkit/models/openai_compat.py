@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from botkit.errors import InputError, MissingAPIKey, ModelResponseError, ModelUnreachable
 from botkit.hookspecs import hookimpl
 from botkit.models.base import ChatMessage, ChatModel, Chunk, ProviderFactory, StreamEnd
+from botkit.safety.secrets import scrub, secret_env
 from botkit.spec import GenerationParams, ModelSpec
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ def endpoint(base_url: str | None, api_key_env: str | None) -> tuple[str, str]:
     """
     url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
     key_env = api_key_env or DEFAULT_KEY_ENV
-    key = os.environ.get(key_env)
+    key = secret_env(key_env)
     if not key:
         if url.rstrip("/") == DEFAULT_BASE_URL or api_key_env is not None:
             raise MissingAPIKey(key_env)
@@ -203,18 +204,18 @@ class OpenAICompatModel(ChatModel):
         import openai
 
         if isinstance(exc, openai.APIConnectionError):
-            reason = connection_reason(exc)
+            reason = scrub(connection_reason(exc))
             return ModelUnreachable(
                 self.base_url, f"the answer was cut off: {reason}" if started else reason
             )
         if isinstance(exc, openai.APIStatusError):
             return self._status_error(exc)
         return ModelResponseError(
-            f"the model server at {self.base_url} sent a malformed answer ({exc})"
+            f"the model server at {self.base_url} sent a malformed answer ({scrub(str(exc))})"
         )
 
     def _status_error(self, exc: openai.APIStatusError) -> Exception:
-        detail = api_message(exc)
+        detail = scrub(api_message(exc))  # a server may quote the key it was given
         if exc.status_code == 401:
             env = self.spec.api_key_env or DEFAULT_KEY_ENV
             return ModelResponseError(

@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 from botkit.core.message import Message, new_request_id
 from botkit.deploy.spec import ApiSurface
 from botkit.hookspecs import hookimpl
+from botkit.safety.secrets import remember, secret_env
 from botkit.serve.openai_format import (
     ApiError,
     api_error,
@@ -48,13 +49,13 @@ def load_api_keys(settings: ApiSurface, env: dict[str, str] | None = None) -> di
     env = dict(os.environ) if env is None else env
     keys: dict[str, str] = {}
     for named in settings.api_keys:
-        value = env.get(named.env, "").strip()
+        value = secret_env(named.env, env)
         if value:
             keys[value] = named.name
     listed = env.get(settings.api_keys_env or "", "")
     for n, item in enumerate((i.strip() for i in listed.split(",") if i.strip()), 1):
         name, sep, value = item.partition("=")
-        keys[value.strip() if sep else item] = name.strip() if sep else f"key-{n}"
+        keys[remember(value.strip() if sep else item)] = name.strip() if sep else f"key-{n}"
     return keys
 
 

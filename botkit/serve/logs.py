@@ -14,18 +14,24 @@ from typing import Any
 
 from botkit.core.message import current_request_id
 from botkit.safety.redact import redact
+from botkit.safety.secrets import scrub
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
 
 class Redacting(logging.Filter):
-    """Every log line with e-mails, numbers and keys replaced (botkit.safety.redact)."""
+    """Every log line with e-mails, numbers and keys replaced (botkit.safety.redact), and the
+    secrets botkit holds hidden (botkit.safety.secrets)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        cleaned = redact(message)
+        cleaned = redact(scrub(message))
         if cleaned != message:
             record.msg, record.args = cleaned, ()
+        if record.exc_info and not record.exc_text:  # a traceback quotes values too
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(scrub(record.exc_text))
         return True
 
 
@@ -47,7 +53,7 @@ class JsonFormatter(logging.Formatter):
         }
         data.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD and v != ""})
         if record.exc_info:
-            data["error"] = self.formatException(record.exc_info)
+            data["error"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(data, ensure_ascii=False, default=str)
 
 
@@ -58,7 +64,7 @@ class TextFormatter(logging.Formatter):
         line = f"{when} {record.levelname.lower():7} {record.getMessage()}"
         line = f"{line} [{rid}]" if rid else line
         if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
+            line += "\n" + (record.exc_text or self.formatException(record.exc_info))
         return line
 
 

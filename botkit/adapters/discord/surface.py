@@ -27,6 +27,7 @@ from botkit.adapters.discord.feedback import rating_buttons
 from botkit.adapters.discord.interactions import Interactions
 from botkit.adapters.discord.replies import NO_PINGS, Answers
 from botkit.deploy.spec import DiscordSurface
+from botkit.safety.secrets import secret_env
 from botkit.serve.surface import ServeContext, Surface, SurfaceError
 
 log = logging.getLogger("botkit.discord")
@@ -59,7 +60,7 @@ class DiscordSurfaceRunner(Surface):
 
     # -- start ---------------------------------------------------------------------------------
     async def start(self) -> None:
-        token = os.environ.get(self.settings.token_env, "").strip()
+        token = secret_env(self.settings.token_env)
         if not token:
             raise SurfaceError(
                 f"${self.settings.token_env} is not set: create a bot in the Discord Developer "

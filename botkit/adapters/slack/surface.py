@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import difflib
 import logging
-import os
 import re
 from typing import Any, ClassVar
 
@@ -29,6 +28,7 @@ from botkit.core.message import Attachment, Message
 from botkit.deploy.spec import SlackSurface as SlackSettings
 from botkit.errors import BotkitError, StorageError
 from botkit.render import markdown_to_mrkdwn
+from botkit.safety.secrets import secret_env
 from botkit.serve.surface import ServeContext, Surface, SurfaceError
 
 log = logging.getLogger("botkit.slack")
@@ -51,7 +51,7 @@ THREAD_HISTORY = 50
 
 
 def _env(name: str, what: str, where: str) -> str:
-    value = os.environ.get(name, "").strip()
+    value = secret_env(name)
     if not value:
         raise SurfaceError(f"{name} is not set: export the {what} ({where})")
     return value
