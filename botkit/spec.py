@@ -172,6 +172,11 @@ class KnowledgeSpec(_Strict):
         description="Index files outside the project folder (and symlinks leading out of it); "
         "off, they are skipped with a warning.",
     )
+    strip_instructions: bool = Field(
+        True,
+        description="Leave out sentences of retrieved passages that speak to the model "
+        "('ignore your instructions', 'note to any AI reading this'...) before it reads them.",
+    )
     not_found: str = Field(
         "I don't know: nothing in my documents answers that.",
         description="The answer when no passage is relevant enough.",

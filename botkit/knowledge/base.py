@@ -21,6 +21,7 @@ import numpy as np
 from botkit.knowledge.index import IndexReport, KnowledgeIndex, Progress, embed_text
 from botkit.knowledge.keyword import KeywordIndex, fuse
 from botkit.knowledge.store import chroma_url, store_errors
+from botkit.safety.injection import neutralise
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class KnowledgeBase:
         self.url = chroma_url(self.spec.chroma_url)
         self._lock = threading.RLock()
         self._opened = False
+        self._warned: set[str] = set()  # chunks whose instructions were reported
 
     # -- keeping it fresh ----------------------------------------------------------------------
     def refresh(self, progress: Progress | None = None) -> IndexReport:
@@ -230,7 +232,7 @@ class KnowledgeBase:
             passages.append(
                 Passage(
                     i,
-                    text or "",
+                    self._shown(i, str(meta.get("source", "")), text or ""),
                     str(meta.get("source", "")),
                     str(meta.get("title", "")),
                     int(page) if page else None,
@@ -241,6 +243,21 @@ class KnowledgeBase:
             if len(passages) == top_k:
                 break
         return passages
+
+    def _shown(self, chunk: str, source: str, text: str) -> str:
+        """The passage as the model may read it: without sentences that speak to the model."""
+        if not self.spec.strip_instructions:
+            return text
+        found = neutralise(text)
+        if found.removed and chunk not in self._warned:
+            self._warned.add(chunk)
+            log.warning(
+                "knowledge of %s: %s holds text addressed to the model, left out of answers: %s",
+                self.index.gpt,
+                source,
+                " / ".join(repr(s[:120]) for s in found.removed),
+            )
+        return found.text
 
     def stats(self) -> dict[str, Any]:
         manifest = self.index.load_manifest()
