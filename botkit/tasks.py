@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
     from botkit.core.bot import Bot
+    from botkit.models.base import ChatMessage
     from botkit.spec import GPTSpec
 
 
@@ -59,6 +60,20 @@ class Command:
     help: str = ""
 
 
+@dataclass(frozen=True)
+class TrainingPrompt:
+    """How a task asks its model for one answer: what fine-tuning the model trains on.
+
+    Either chat ``messages`` (the model's chat template applies, and the answer is the assistant
+    turn) or raw ``text``, pieces of prompt text each with whether special tokens in it count as
+    such, which the ``answer`` continues directly (e.g. ``" positive"`` after ``Sentiment:``).
+    """
+
+    answer: str
+    messages: tuple[ChatMessage, ...] = ()
+    text: tuple[tuple[str, bool], ...] = ()
+
+
 @dataclass
 class TaskRequest:
     text: str  # the message, with the command word removed when one was used
@@ -82,6 +97,12 @@ class TaskPlugin(ABC):
         """What, besides the GPT file, decides this task's answers for this GPT (e.g. a trained
         head's data hash); ``botkit eval`` keys its cached predictions on it. Default: nothing."""
         return ""
+
+    async def training_prompt(self, request: TaskRequest, answer: str) -> TrainingPrompt | None:
+        """The prompt this task would give the GPT's model for ``request``, with ``answer`` as
+        what the model should reply: local fine-tuning trains on exactly that. Default: None
+        (the GPT's plain chat prompt is used)."""
+        return None
 
 
 TaskFactory = Callable[[], TaskPlugin]
