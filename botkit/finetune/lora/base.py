@@ -116,8 +116,7 @@ def load_model(info: BaseInfo) -> Any:
         )
     except (ValueError, KeyError, NotImplementedError) as exc:
         raise FineTuneError(
-            f"transformers cannot load {info.path.name} (architecture {info.architecture!r}): "
-            f"{exc}"
+            f"transformers cannot load {info.path.name} (architecture {info.architecture!r}): {exc}"
         ) from exc
     # The weights are plain float32 now; forget the GGUF "quantization" transformers recorded.
     model.config.quantization_config = None
