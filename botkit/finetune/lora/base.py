@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,14 +111,23 @@ def load_model(info: BaseInfo) -> Any:
     logging.getLogger("transformers").setLevel(logging.ERROR)
     from transformers import AutoModelForCausalLM
 
+    quiet = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"  # transformers' own bar for the GGUF tensors
     try:
-        model = AutoModelForCausalLM.from_pretrained(
-            str(info.path.parent), gguf_file=info.path.name, dtype=torch.float32
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = AutoModelForCausalLM.from_pretrained(
+                str(info.path.parent), gguf_file=info.path.name, dtype=torch.float32
+            )
     except (ValueError, KeyError, NotImplementedError) as exc:
         raise FineTuneError(
             f"transformers cannot load {info.path.name} (architecture {info.architecture!r}): {exc}"
         ) from exc
+    finally:
+        if quiet is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = quiet
     # The weights are plain float32 now; forget the GGUF "quantization" transformers recorded.
     model.config.quantization_config = None
     if hasattr(model, "hf_quantizer"):

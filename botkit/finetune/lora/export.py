@@ -134,16 +134,20 @@ def llama_quantize(source: Path, out: Path, qtype: str) -> None:
     params.ftype = ftype
     params.allow_requantize = True
     params.nthread = os.cpu_count() or 1
-    if llama_cpp.llama_model_quantize(str(source).encode(), str(out).encode(), ctypes.byref(params)):
+    if llama_cpp.llama_model_quantize(
+        str(source).encode(), str(out).encode(), ctypes.byref(params)
+    ):
         raise FineTuneError(f"llama.cpp could not quantise the merged model to {qtype}")
 
 
-def answer_nll(model: Path, sequences: list[dict[str, list[int]]], adapter: Path | None = None) -> float:
+def answer_nll(
+    model: Path, sequences: list[dict[str, list[int]]], adapter: Path | None = None
+) -> float:
     """Mean negative log-likelihood of each sequence's answer tokens after its context."""
+    from llama_cpp import Llama
+
     from botkit.models.llama_scoring import _last_logits, _log_softmax
     from botkit.models.local import _without_amx
-
-    from llama_cpp import Llama
 
     longest = max(len(s["context"]) + len(s["answer"]) for s in sequences)
     with _without_amx():

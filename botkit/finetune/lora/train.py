@@ -29,6 +29,7 @@ import math
 import os
 import random
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -164,6 +165,7 @@ def wrap(model: Any, settings: Settings) -> Any:
     from peft import LoraConfig, get_peft_model
 
     torch.manual_seed(settings.seed)
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
     config = LoraConfig(
         r=settings.rank,
         lora_alpha=settings.alpha,
