@@ -495,19 +495,17 @@ def local(
     if eval_path is None and (method == "head" or (method == "auto" and not local_model)):
         _classic_head(bot, target, gpt_name, data_path, input_field, expected_field)
         return
-    lora_settings = pipeline.Settings(
-        **{
-            name: value
-            for name, value in {
-                "epochs": epochs,
-                "max_steps": max_steps,
-                "lr": lr,
-                "rank": rank,
-                "batch_size": batch_size,
-                "seed": seed,
-            }.items()
-            if value is not None
-        }
+    from botkit.finetune.lora.train import Settings as LoraSettings
+
+    default = LoraSettings()
+    lora_settings = LoraSettings(
+        rank=rank or default.rank,
+        alpha=2 * (rank or default.rank),
+        lr=lr or default.lr,
+        epochs=epochs or default.epochs,
+        max_steps=max_steps,
+        batch_size=batch_size or default.batch_size,
+        seed=seed,
     )
     plan = pipeline.Plan(
         gpt_name, data_path, eval_path, input_field, expected_field, method, lora_settings

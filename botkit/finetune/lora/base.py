@@ -106,8 +106,9 @@ def load_model(info: BaseInfo) -> Any:
     import torch
     import transformers
 
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
+    hf_logging: Any = transformers.logging
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     logging.getLogger("transformers").setLevel(logging.ERROR)
     from transformers import AutoModelForCausalLM
 
@@ -116,7 +117,7 @@ def load_model(info: BaseInfo) -> Any:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = AutoModelForCausalLM.from_pretrained(
+            model: Any = AutoModelForCausalLM.from_pretrained(
                 str(info.path.parent), gguf_file=info.path.name, dtype=torch.float32
             )
     except (ValueError, KeyError, NotImplementedError) as exc:

@@ -79,6 +79,7 @@ def merge(base: Path, adapter: Path, out: Path, qtype: str = "F16") -> int:
         shape = tuple(int(n) for n in reversed(tensor.shape))  # numpy order
         target = _target_type(qtype, shape)
         info_shape: tuple[int, ...] = shape
+        dtype: type[Any]
         if target == gguf.GGMLQuantizationType.F32:
             nbytes, dtype = int(np.prod(shape)) * 4, np.float32
         elif target == gguf.GGMLQuantizationType.F16:
@@ -151,7 +152,7 @@ def answer_nll(
 
     longest = max(len(s["context"]) + len(s["answer"]) for s in sequences)
     with _without_amx():
-        llama = Llama(
+        llama: Any = Llama(
             model_path=str(model),
             n_ctx=max(256, longest + 8),
             lora_path=str(adapter) if adapter else None,

@@ -53,7 +53,10 @@ def permute_rows(rows: np.ndarray, n_head: int) -> np.ndarray:
     of the rotary dimensions interleaved)."""
     out = rows.shape[0]
     half = out // n_head // 2
-    return rows.reshape(n_head, 2, half, *rows.shape[1:]).swapaxes(1, 2).reshape(rows.shape)
+    permuted: np.ndarray = (
+        rows.reshape(n_head, 2, half, *rows.shape[1:]).swapaxes(1, 2).reshape(rows.shape)
+    )
+    return permuted
 
 
 def lora_pairs(
@@ -63,13 +66,16 @@ def lora_pairs(
     from peft.tuners.lora import LoraLayer
 
     for name, module in model.named_modules():
-        if not isinstance(module, LoraLayer) or "default" not in module.lora_A:
+        if not isinstance(module, LoraLayer):
+            continue
+        layer: Any = module
+        if "default" not in layer.lora_A:
             continue
         target = gguf_tensor_name(name)
         if target is None:
             raise ValueError(f"no GGUF tensor for the adapted layer {name}")
-        a = module.lora_A["default"].weight.detach().float().cpu().numpy()
-        b = module.lora_B["default"].weight.detach().float().cpu().numpy()
+        a = layer.lora_A["default"].weight.detach().float().cpu().numpy()
+        b = layer.lora_B["default"].weight.detach().float().cpu().numpy()
         if architecture in PERMUTED_ARCHITECTURES:
             if ".attn_q." in target:
                 b = permute_rows(b, n_head)

@@ -403,7 +403,7 @@ def _install(
     after: dict[str, Any],
 ) -> list[str]:
     """Put the kept fine-tune in place for the GPT; return notes on what else changed."""
-    notes = []
+    notes: list[str] = []
     if method == "head":
         local_head.save(made, local_head.head_dir(data_dir, plan.gpt))
         return notes

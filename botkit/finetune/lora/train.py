@@ -53,7 +53,7 @@ class Settings:
     """What training does; a checkpoint only resumes a run with the same settings."""
 
     rank: int = 8
-    alpha: float = 16.0
+    alpha: int = 16
     lr: float = 5e-4
     epochs: float = 2.0
     max_steps: int | None = None
