@@ -8,11 +8,13 @@ botkit can turn back into a llama.cpp adapter is :data:`~.gguf_adapter.TRAINABLE
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,6 +102,26 @@ def set_threads() -> int:
     return torch.get_num_threads()
 
 
+@contextlib.contextmanager
+def _no_tensor_bar() -> Iterator[None]:
+    """Without the progress bar transformers draws while it converts GGUF tensors (the CLI
+    shows its own steps)."""
+    try:
+        import transformers.modeling_gguf_pytorch_utils as gguf_utils
+    except ImportError:
+        yield
+        return
+    bar = getattr(gguf_utils, "tqdm", None)
+    if bar is None:
+        yield
+        return
+    gguf_utils.tqdm = lambda items, *args, **kwargs: items
+    try:
+        yield
+    finally:
+        gguf_utils.tqdm = bar
+
+
 def load_model(info: BaseInfo) -> Any:
     """The base model as a float32 ``transformers`` causal LM (dequantised from the GGUF)."""
     check_trainable(info)
@@ -112,10 +134,8 @@ def load_model(info: BaseInfo) -> Any:
     logging.getLogger("transformers").setLevel(logging.ERROR)
     from transformers import AutoModelForCausalLM
 
-    quiet = os.environ.get("TQDM_DISABLE")
-    os.environ["TQDM_DISABLE"] = "1"  # transformers' own bar for the GGUF tensors
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _no_tensor_bar():
             warnings.simplefilter("ignore")
             model: Any = AutoModelForCausalLM.from_pretrained(
                 str(info.path.parent), gguf_file=info.path.name, dtype=torch.float32
@@ -124,11 +144,6 @@ def load_model(info: BaseInfo) -> Any:
         raise FineTuneError(
             f"transformers cannot load {info.path.name} (architecture {info.architecture!r}): {exc}"
         ) from exc
-    finally:
-        if quiet is None:
-            os.environ.pop("TQDM_DISABLE", None)
-        else:
-            os.environ["TQDM_DISABLE"] = quiet
     # The weights are plain float32 now; forget the GGUF "quantization" transformers recorded.
     model.config.quantization_config = None
     if hasattr(model, "hf_quantizer"):
