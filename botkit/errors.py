@@ -7,8 +7,12 @@ The tree::
     ├── GPTNotFound              no GPT of that name; lists the ones that exist
     ├── PluginError              a plugin or provider failed to load or is unknown
     ├── InputError               a user message cannot be answered as given (empty, too long)
+    │   └── InputTooLong         over the deployment's size limit
+    ├── AccessDenied             the deployment file does not let this user, channel or key use it
+    ├── RateLimited              too many messages from this user: ``retry_after`` seconds
     ├── KnowledgeError           documents could not be indexed or searched
     │   └── StoreUnreachable     the Chroma server does not answer
+    ├── StorageError             a conversation (or feedback, usage...) could not be saved or read
     └── ModelError               the model could not answer
         ├── ModelFileNotFound    a GGUF path that does not exist
         ├── MissingAPIKey        the API-key environment variable is not set
@@ -66,6 +70,24 @@ class InputError(BotkitError):
     pass
 
 
+class InputTooLong(InputError):
+    """A message over the deployment's size limit (an HTTP API answers it with 413)."""
+
+
+class AccessDenied(BotkitError):
+    def __init__(self, gpt: str) -> None:
+        self.gpt = gpt
+        super().__init__(f"you may not use GPT {gpt!r} here: ask the bot's owner for access")
+
+
+class RateLimited(BotkitError):
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(
+            f"too many messages: wait {max(1, round(retry_after))} s before sending another"
+        )
+
+
 class KnowledgeError(BotkitError):
     pass
 
@@ -83,6 +105,10 @@ class StoreUnreachable(KnowledgeError):
             "to use the embedded store"
         )
         super().__init__(_unreachable("Chroma server", url, detail, advice))
+
+
+class StorageError(BotkitError):
+    pass
 
 
 class ModelError(BotkitError):

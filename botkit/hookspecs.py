@@ -38,3 +38,10 @@ def register_embedders(register: Callable[[str, Any], None]) -> None:
 def register_tasks(register: Callable[[str, Any], None]) -> None:
     """Register task plugins: ``register(name, plugin_class)``, a ``botkit.tasks.TaskPlugin``
     subclass; ``task: {plugin: NAME}`` in a GPT file selects one."""
+
+
+@hookspec
+def register_surfaces(register: Callable[[str, Any], None]) -> None:
+    """Register surfaces: ``register(name, factory)``, a factory taking the surface's settings
+    from the deployment file and returning a ``botkit.serve.Surface``; a deployment file's
+    ``surfaces:`` section names them (``api``, ``slack``, ``discord`` are built in)."""

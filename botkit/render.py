@@ -3,10 +3,15 @@
 Adapters send these as they are; they are plain dicts (no Slack or Discord library needed here) and
 respect each platform's limits (Slack: 10 fields of 2,000 characters per section; Discord: 25
 fields, names of 256 and values of 1,024 characters, a title of 256, 6,000 in all).
+
+Everything a user or a model wrote is escaped for the platform first: in Slack, ``&``, ``<`` and
+``>`` (a translated ``<!channel>`` would otherwise ping a whole channel); in Discord, Markdown
+characters and mentions (``@everyone``, ``<@id>``), which are also never allowed to ping.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from botkit.tasks import TaskResult
@@ -18,6 +23,26 @@ DISCORD_MAX_TOTAL = 6000
 DISCORD_COLOUR = 0x3B82F6
 
 
+_DISCORD_MARKDOWN = re.compile(r"([\\*_~`|\[\]])|^([>#-])", re.MULTILINE)
+_DISCORD_MENTION = re.compile(r"@(everyone|here)|<(@[!&]?|#)(\d+)>")
+
+
+def slack_escape(text: str) -> str:
+    """Text shown as is in Slack: the three characters Slack gives meaning to are escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def discord_escape(text: str) -> str:
+    """Text shown as is in Discord: Markdown characters escaped, mentions made inert."""
+    text = _DISCORD_MENTION.sub(lambda m: m.group(0).replace("@", "@\u200b"), text)
+    return _DISCORD_MARKDOWN.sub(lambda m: "\\" + m.group(0), text)
+
+
+def discord_mentions_inert(text: str) -> str:
+    """Model-written Markdown for Discord: formatting kept, mentions made inert."""
+    return _DISCORD_MENTION.sub(lambda m: m.group(0).replace("@", "@\u200b"), text)
+
+
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -25,12 +50,14 @@ def _cut(text: str, limit: int) -> str:
 def slack_blocks(task: str, result: TaskResult) -> list[dict[str, Any]]:
     """Block Kit blocks: the one-line answer, then the fields two by two."""
     fields = [
-        {"type": "mrkdwn", "text": _cut(f"*{name}*\n{value}", SLACK_MAX_TEXT)}
+        {
+            "type": "mrkdwn",
+            "text": _cut(f"*{slack_escape(name)}*\n{slack_escape(value)}", SLACK_MAX_TEXT),
+        }
         for name, value in result.fields()
     ]
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": _cut(result.text(), SLACK_MAX_TEXT)}}
-    ]
+    answer = _cut(slack_escape(result.text()), SLACK_MAX_TEXT)
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": answer}}]
     for start in range(0, len(fields), SLACK_MAX_FIELDS):
         blocks.append({"type": "section", "fields": fields[start : start + SLACK_MAX_FIELDS]})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"botkit · {task}"}]})
@@ -40,11 +67,12 @@ def slack_blocks(task: str, result: TaskResult) -> list[dict[str, Any]]:
 def discord_embed(task: str, result: TaskResult) -> dict[str, Any]:
     """An embed (the dict ``discord.Embed.from_dict`` takes); fields that would pass Discord's
     total size are left out."""
-    title, footer = _cut(result.text(), DISCORD_MAX_TITLE), f"botkit · {task}"
+    title, footer = _cut(discord_escape(result.text()), DISCORD_MAX_TITLE), f"botkit · {task}"
     used = len(title) + len(footer)
     fields = []
     for name, value in result.fields()[:DISCORD_MAX_FIELDS]:
-        name, value = _cut(name, DISCORD_MAX_NAME), _cut(value or "-", DISCORD_MAX_VALUE)
+        name = _cut(discord_escape(name), DISCORD_MAX_NAME)
+        value = _cut(discord_escape(value) or "-", DISCORD_MAX_VALUE)
         used += len(name) + len(value)
         if used > DISCORD_MAX_TOTAL:
             break

@@ -165,7 +165,12 @@ class KnowledgeSpec(_Strict):
     chroma_url: str | None = Field(
         None, description="A Chroma server (default: $BOTKIT_CHROMA_URL, else embedded)."
     )
-    auto_refresh: bool = Field(True, description="Re-index changed files before answering.")
+    auto_refresh: bool = Field(
+        True, description="Look for changed files and re-index them in the background."
+    )
+    refresh_interval: float = Field(
+        10.0, gt=0, description="With auto_refresh: seconds between two looks for changed files."
+    )
     max_file_mb: float = Field(20, gt=0, description="Larger files are skipped with a warning.")
     not_found: str = Field(
         "I don't know: nothing in my documents answers that.",

@@ -10,15 +10,22 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
-    from botkit.core.bot import Bot
-    from botkit.models.base import ChatMessage
-    from botkit.spec import GPTSpec
+    from botkit.core.message import Message
+    from botkit.core.reply import Reply
+    from botkit.knowledge.base import KnowledgeBase
+    from botkit.knowledge.embeddings import Embedder
+    from botkit.models.base import ChatMessage, ChatModel
+    from botkit.spec import EmbedderSpec, GPTSpec
+
+#: What ``botkit eval`` scores a task's predictions as.
+EvalKind = Literal["classification", "translation", "qa", "chat"]
 
 
 class NoOptions(BaseModel):
@@ -35,6 +42,14 @@ class TaskResult(BaseModel):
 
     def text(self) -> str:
         return ", ".join(f"{k}: {v}" for k, v in self.model_dump().items())
+
+    def prediction(self) -> Any:
+        """What ``botkit eval`` compares with the expected answer (default: ``text()``)."""
+        return self.text()
+
+    def details(self) -> dict[str, Any]:
+        """What ``botkit eval`` stores beside the prediction (a confidence, the sources...)."""
+        return {}
 
     def fields(self) -> list[tuple[str, str]]:
         """(name, shown value) pairs for tables, Slack fields and Discord embed fields."""
@@ -74,13 +89,55 @@ class TrainingPrompt:
     text: tuple[tuple[str, bool], ...] = ()
 
 
+class TaskContext(Protocol):
+    """What a task plugin may use of the GPT it runs for (botkit's GPT runtime provides it)."""
+
+    @property
+    def data_dir(self) -> Path | None:
+        """A folder for files the plugin derives (trained heads, caches), or None."""
+
+    @property
+    def knowledge(self) -> KnowledgeBase | None:
+        """The GPT's knowledge base, ready to search, or None when it has none."""
+
+    def model(self) -> ChatModel:
+        """The GPT's model (made once; a missing key or model file raises its error here)."""
+
+    def embedder(self, spec: EmbedderSpec) -> Embedder:
+        """The embedder for ``spec``, made once and shared."""
+
+    def answer(self, text: str) -> Reply:
+        """The GPT answering ``text`` with its model, instructions and knowledge, as a task-free
+        chat with no history (what a plugin uses to let the model write)."""
+
+
 @dataclass
 class TaskRequest:
+    """One piece of work for a task plugin."""
+
     text: str  # the message, with the command word removed when one was used
     gpt: GPTSpec
     options: BaseModel
-    bot: Bot
+    context: TaskContext
     command: str = ""  # the command word used ("translate"), or "" for a GPT's own task
+    message: Message | None = field(default=None)  # the message it came from, when there is one
+
+    @property
+    def data_dir(self) -> Path | None:
+        return self.context.data_dir
+
+    @property
+    def knowledge(self) -> KnowledgeBase | None:
+        return self.context.knowledge
+
+    def model(self) -> ChatModel:
+        return self.context.model()
+
+    def embedder(self, spec: EmbedderSpec) -> Embedder:
+        return self.context.embedder(spec)
+
+    def answer(self, text: str) -> Reply:
+        return self.context.answer(text)
 
 
 class TaskPlugin(ABC):
@@ -88,6 +145,17 @@ class TaskPlugin(ABC):
     description: ClassVar[str] = ""
     Options: ClassVar[type[BaseModel]] = NoOptions
     commands: ClassVar[tuple[Command, ...]] = ()
+    #: How ``botkit eval`` scores this task's predictions.
+    eval_kind: ClassVar[EvalKind] = "chat"
+
+    def answers(self, options: BaseModel) -> tuple[str, ...]:
+        """The answers a classification may give with these options (for checking eval data);
+        empty when any answer is possible."""
+        return ()
+
+    async def prepare(self, request: TaskRequest) -> None:  # noqa: B027 - optional hook
+        """Build what ``run`` needs for these options (centroids, a calibration) before the
+        first message, so that a server is ready when it says so. Default: nothing."""
 
     @abstractmethod
     async def run(self, request: TaskRequest) -> TaskResult:

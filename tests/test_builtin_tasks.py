@@ -26,7 +26,7 @@ def test_sentiment_gpt_and_command() -> None:
     labels = [line.split(" (")[0] for line in result.stdout.splitlines()]
     assert labels == ["negative", "positive"]
     command = run_botkit(
-        "console", "--gpt", "assistant", input="sentiment The meeting is on Monday.\n"
+        "console", "--gpt", "assistant", input="/sentiment The meeting is on Monday.\n"
     )
     assert command.stdout.startswith("neutral (")
 
@@ -42,7 +42,7 @@ def test_the_classifier_answers_only_with_its_labels() -> None:
 
 def test_classify_needs_a_gpt_with_labels() -> None:
     result = run_botkit(
-        "console", "--gpt", "assistant", input="classify my card was charged twice\n"
+        "console", "--gpt", "assistant", input="!classify my card was charged twice\n"
     )
     assert result.returncode == 1
     assert "error: classification needs options GPT 'assistant' does not give" in result.stderr
@@ -81,7 +81,7 @@ async def test_translate_protects_code_urls_mentions_and_placeholders(
 ) -> None:
     openai_stub.responder = lambda body: body["messages"][-1]["content"].upper()  # a "translation"
     text = "see `acme sync` at https://acme.example/help, ask @ana about {order_id}"
-    reply = await translator.respond(Message(f"translate fr {text}", "chat")).collect()
+    reply = await translator.respond(Message(f"!translate fr {text}", "chat")).collect()
     sent = user_text(openai_stub.chat_requests[0])
     assert sent == "see ⟦0⟧ at ⟦1⟧, ask ⟦2⟧ about ⟦3⟧"  # the model never sees them
     assert "into French" in openai_stub.chat_requests[0].body["messages"][0]["content"]
@@ -107,14 +107,16 @@ async def test_a_marker_the_model_drops_is_kept_anyway(
     translator: Bot, openai_stub: StubOpenAI
 ) -> None:
     openai_stub.reply("Bonjour")
-    assert await translator.reply_text(Message("translate fr Hello @ana", "chat")) == "Bonjour @ana"
+    assert (
+        await translator.reply_text(Message("!translate fr Hello @ana", "chat")) == "Bonjour @ana"
+    )
 
 
 async def test_unknown_languages_suggest_close_ones(translator: Bot) -> None:
     with pytest.raises(InputError, match=r"unknown language 'germn'; did you mean German\?"):
-        await translator.reply_text(Message("translate germn hello", "chat"))
+        await translator.reply_text(Message("!translate germn hello", "chat"))
     with pytest.raises(InputError, match="nothing to translate"):
-        await translator.reply_text(Message("translate fr", "chat"))
+        await translator.reply_text(Message("!translate fr", "chat"))
 
 
 def test_support_qa_answers_extractively_with_its_source_on_the_embedded_default() -> None:
@@ -145,7 +147,7 @@ async def test_ask_generates_from_passages_on_other_models(
     )
     bot = Bot.from_config(config_dir, tmp_path / "home", (REPO / "plugins",))
     reply = await bot.respond(
-        Message("ask How many business days until a refund is issued?", "helpdesk")
+        Message("!ask How many business days until a refund is issued?", "helpdesk")
     ).collect()
     assert reply.result is not None and reply.result.model_dump()["method"] == "generate"
     assert reply.text.startswith("echo: <reference_passages>")
@@ -153,7 +155,7 @@ async def test_ask_generates_from_passages_on_other_models(
     with pytest.raises(InputError, match="has no knowledge to answer from"):
         write_gpt(config_dir, "plain", model=stub_model(openai_stub))
         bot.catalog = load_catalog(config_dir, tasks=bot.registry.tasks)
-        await bot.reply_text(Message("ask anything", "plain"))
+        await bot.reply_text(Message("!ask anything", "plain"))
     await bot.aclose()
 
 
@@ -165,12 +167,12 @@ async def test_a_paragraph_longer_than_the_window_goes_in_sentence_groups(
     bot = Bot.from_config(config_dir, tmp_path / "home", (REPO / "plugins",))
     openai_stub.responder = lambda body: body["messages"][-1]["content"].upper()
     sentences = [f"Sentence number {n} is here to fill the small window up." for n in range(5)]
-    reply = await bot.respond(Message("translate de " + " ".join(sentences), "small")).collect()
+    reply = await bot.respond(Message("!translate de " + " ".join(sentences), "small")).collect()
     sent = [user_text(r) for r in openai_stub.chat_requests]
     assert len(sent) == 3 and " ".join(sent) == " ".join(sentences)
     assert reply.text == " ".join(sentences).upper()
     with pytest.raises(InputError, match=r"a sentence of \d+ tokens is too long for this model"):
-        await bot.reply_text(Message("translate de " + "word " * 100, "small"))
+        await bot.reply_text(Message("!translate de " + "word " * 100, "small"))
     await bot.aclose()
 
 
@@ -198,7 +200,7 @@ async def test_the_gpts_examples_are_earlier_turns_of_each_translation(
         examples=[{"user": "Great!", "assistant": "positive"}],
     )
     bot.catalog = load_catalog(config_dir, tasks=bot.registry.tasks)
-    await bot.respond(Message("translate fr Hello.", "mood")).collect()
+    await bot.respond(Message("!translate fr Hello.", "mood")).collect()
     assert [m["role"] for m in openai_stub.chat_requests[1].body["messages"]] == ["system", "user"]
     await bot.aclose()
 
@@ -207,9 +209,9 @@ async def test_the_source_language_is_detected_and_text_already_in_the_target_is
     translator: Bot, openai_stub: StubOpenAI
 ) -> None:
     openai_stub.reply("Où est la gare ?")
-    reply = await translator.respond(Message("translate fr Wo ist der Bahnhof?", "chat")).collect()
+    reply = await translator.respond(Message("!translate fr Wo ist der Bahnhof?", "chat")).collect()
     assert "from German into French" in openai_stub.chat_requests[0].body["messages"][0]["content"]
     assert reply.result is not None and reply.result.model_dump()["source"] == "German"
     french = "La réunion est déplacée à jeudi."
-    same = await translator.respond(Message(f"translate fr {french}", "chat")).collect()
+    same = await translator.respond(Message(f"!translate fr {french}", "chat")).collect()
     assert same.text == french and len(openai_stub.chat_requests) == 1

@@ -108,16 +108,16 @@ async def test_multi_label_answers_every_label_that_applies(
 async def test_none_of_these_below_the_confidence_threshold(bot: Bot) -> None:
     unclear = await bot.respond(Message("The weather is lovely today", "gated")).collect()
     assert unclear.result.model_dump()["label"] == "other"  # type: ignore[union-attr]
-    clear = await bot.respond(Message("classify I was charged twice", "gated")).collect()
+    clear = await bot.respond(Message("!classify I was charged twice", "gated")).collect()
     assert clear.result.model_dump()["label"] == "billing"  # type: ignore[union-attr]
 
 
 async def test_bad_input_is_refused_clearly(bot: Bot, openai_stub: StubOpenAI) -> None:
     with pytest.raises(InputError, match=r"nothing to work on: classify <text>"):
-        await bot.respond(Message("classify   ", "router")).collect()
+        await bot.respond(Message("!classify   ", "router")).collect()
     assert not openai_stub.chat_requests
     with pytest.raises(InputError, match="needs options"):
-        await bot.respond(Message("classify something", "chat")).collect()
+        await bot.respond(Message("!classify something", "chat")).collect()
 
 
 def test_a_classifier_without_labels_is_a_config_error(config_dir: Path, tmp_path: Path) -> None:

@@ -62,18 +62,22 @@ def test_commands_work_in_piped_mode(
     stub_gpt: Path, config_dir: Path, tmp_path: Path, openai_stub: StubOpenAI
 ) -> None:
     write_gpt(config_dir, "other", model=stub_model(openai_stub), description="another one")
-    script = "one\n/reset\ntwo\n/gpts\n/switch other\nthree\n/bogus\n/help\n/exit\nnever sent\n"
+    script = (
+        "one\n/reset\ntwo\n/gpts\n/switch nope\n/switch other\nthree\n/bogus\n/help\n/exit\n"
+        "never sent\n"
+    )
     result = console(config_dir, tmp_path, "--gpt", "echo", input=script)
     assert result.stdout == "echo: one\necho: two\necho: three\n"
     assert "conversation reset" in result.stderr
     assert "* echo" in result.stderr and "other            another one" in result.stderr
     assert "now talking to other" in result.stderr
-    assert "error: unknown command /bogus; /help lists the commands" in result.stderr
+    assert "error: no GPT named 'nope'; available: echo, other" in result.stderr
+    assert "error: unknown command /bogus; /help lists the console's commands" in result.stderr
     assert "/switch NAME" in result.stderr
     second = openai_stub.chat_requests[1].body["messages"]
     assert [m["content"] for m in second if m["role"] == "user"] == ["two"]
     assert len(openai_stub.chat_requests) == 3
-    assert result.returncode == 1  # the bad command made the run fail, after doing the rest
+    assert result.returncode == 1  # the bad lines made the run fail, after doing the rest
 
 
 def test_an_empty_line_is_reported_and_the_rest_still_answered(

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from botkit.core.bot import Bot
+from botkit.core.message import Message
 from botkit.errors import ModelError, ModelFileNotFound
-from botkit.models.base import ChatMessage
+from botkit.models.base import ChatMessage, StreamEnd
 from botkit.models.local import EMBEDDED_GGUF, LocalModel, embedded_model_path
 from botkit.spec import GenerationParams, ModelSpec
 
@@ -32,8 +34,25 @@ async def test_counts_tokens_and_streams_a_reply() -> None:
             GenerationParams(max_tokens=8, temperature=0),
         )
     ]
-    assert len(chunks) >= 2 and "".join(chunks).strip()
+    *text, end = chunks
+    assert len(text) >= 2 and "".join(text).strip()  # type: ignore[arg-type]
+    assert isinstance(end, StreamEnd) and end.finish_reason in ("stop", "length")
+    assert end.completion_tokens == len(text)  # llama.cpp streams a token a chunk
+    prompt = await model.count_message_tokens([ChatMessage(role="user", content="Say hello.")])
+    assert end.prompt_tokens is not None and end.prompt_tokens >= prompt[0]  # the template adds
     assert model.context_window == 4096
+
+
+async def test_a_reply_on_the_embedded_model_reports_its_usage(
+    config_dir: Path, tmp_path: Path
+) -> None:
+    write_gpt(config_dir, "small", parameters={"max_tokens": 6, "temperature": 0})
+    bot = Bot.from_config(config_dir, tmp_path / "home")
+    reply = await bot.respond(Message("Say hello.", "small")).collect()
+    assert reply.usage is not None and not reply.usage.estimated
+    assert reply.usage.prompt_tokens > 5 and 1 <= reply.usage.completion_tokens <= 6
+    assert reply.finish_reason in ("stop", "length") and reply.model == "local:embedded"
+    await bot.aclose()
 
 
 def test_translator_answers_through_the_console_end_to_end(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from botkit.finetune import default_training_file, validate
 from botkit.finetune.record import record_model
 from botkit.finetune.validate import default_epochs, token_limit, validate_file
 from botkit.loader import load_gpt_file
+from botkit.settings import data_dir
 from botkit.testing import StubOpenAI
 
 from .conftest import run_botkit, stub_model, write_gpt
@@ -124,7 +125,7 @@ def test_prepare_writes_chat_rows_from_the_instructions_examples_and_data(
     data = labeled(tmp_path / "tickets.jsonl", 12)
     result = botkit("finetune", "prepare", "--gpt", "router", "--data", str(data))
     assert result.code == 0, result.err
-    out = default_training_file("router")
+    out = default_training_file(data_dir(), "router")
     assert f"wrote 13 example(s) to {out}" in result.out
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 13
@@ -191,7 +192,7 @@ def test_wrong_types_and_empty_data_files_are_clear_errors(
     result = botkit("finetune", "prepare", "--gpt", "router", "--data", str(empty))
     assert result.code == 1
     assert f"{empty}: the file has no rows" in result.err
-    assert not default_training_file("router").exists()
+    assert not default_training_file(data_dir(), "router").exists()
 
 
 def test_prepare_with_nothing_to_train_on_is_an_error(
@@ -201,7 +202,7 @@ def test_prepare_with_nothing_to_train_on_is_an_error(
     result = botkit("finetune", "prepare", "--gpt", "bare")
     assert result.code == 1
     assert "nothing to train on" in result.err
-    assert not default_training_file("bare").exists()
+    assert not default_training_file(data_dir(), "bare").exists()
 
 
 # -- validate ----------------------------------------------------------------------------------
@@ -351,7 +352,7 @@ def test_validate_uses_the_gpts_model_for_the_limit(
     botkit: Any, config_dir: Path, openai_stub: StubOpenAI
 ) -> None:
     write_gpt(config_dir, "small", model=stub_model(openai_stub, context_window=40))
-    path = default_training_file("small")
+    path = default_training_file(data_dir(), "small")
     path.parent.mkdir(parents=True)
     write_jsonl(path, [*chats(9), chat("y" * 200, "z")])
     result = botkit("finetune", "validate", "--gpt", "small")
@@ -387,7 +388,7 @@ def test_a_large_file_is_streamed_not_loaded_whole(
 def prepared(botkit: Any, tmp_path: Path, gpt: str = "router", count: int = 12) -> Path:
     data = labeled(tmp_path / "tickets.jsonl", count)
     assert botkit("finetune", "prepare", "--gpt", gpt, "--data", str(data)).code == 0
-    return default_training_file(gpt)
+    return default_training_file(data_dir(), gpt)
 
 
 def test_start_uploads_the_data_and_creates_the_job_with_hyperparameters(
@@ -454,7 +455,7 @@ def test_a_rejected_job_removes_the_uploaded_file(
     assert "creating the fine-tuning job failed: " in result.err
     assert "answered 400: model stub-model cannot be fine-tuned" in result.err
     assert not openai_stub.files
-    assert not (default_training_file("router").parent / "job.json").exists()
+    assert not (default_training_file(data_dir(), "router").parent / "job.json").exists()
 
 
 # -- follow, status, cancel, record -----------------------------------------------------------
@@ -463,7 +464,9 @@ def test_a_rejected_job_removes_the_uploaded_file(
 def started(botkit: Any, tmp_path: Path) -> str:
     prepared(botkit, tmp_path)
     assert botkit("finetune", "start", "--gpt", "router").code == 0
-    return json.loads((default_training_file("router").parent / "job.json").read_text())["job_id"]
+    return json.loads(
+        (default_training_file(data_dir(), "router").parent / "job.json").read_text()
+    )["job_id"]
 
 
 def event_messages(output: str) -> list[str]:

@@ -8,8 +8,9 @@ import pytest
 from botkit.errors import ConfigError, GPTNotFound
 from botkit.loader import load_catalog, parse_gpt
 from botkit.spec import json_schema
+from botkit.testing import StubOpenAI
 
-from .conftest import REPO, run_botkit, write_gpt
+from .conftest import REPO, run_botkit, stub_model, write_gpt
 
 PROVIDERS = ["local", "openai"]
 
@@ -143,3 +144,21 @@ def test_schema_command_prints_the_json_schema_and_the_committed_copy_is_current
     assert printed["properties"]["model"]["anyOf"][0] == {"type": "string"}
     committed = json.loads((REPO / "schema" / "gpt.schema.json").read_text())
     assert committed == printed, "run `botkit schema > schema/gpt.schema.json`"
+
+
+def test_a_file_with_a_control_character_is_located_and_the_others_keep_working(
+    config_dir: Path, openai_stub: StubOpenAI
+) -> None:
+    write_gpt(config_dir, "good", model=stub_model(openai_stub))
+    broken = config_dir / "gpts" / "broken.yaml"
+    broken.write_text("name: broken\ninstructions: Be\x00 helpful.\n", encoding="utf-8")
+    catalog = load_catalog(config_dir)
+    assert list(catalog.gpts) == ["good"]
+    (problem,) = catalog.problems[broken]
+    assert (problem.line, problem.column) == (2, 17)
+    assert "character U+0000 is not allowed in YAML" in problem.message
+    result = run_botkit("--config-dir", str(config_dir), "validate")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"{broken}:2:17: invalid YAML: character U+0000" in result.stdout
+    chat = run_botkit("--config-dir", str(config_dir), "console", "--gpt", "good", input="hi\n")
+    assert chat.returncode == 0 and chat.stdout == "echo: hi\n", chat.stderr

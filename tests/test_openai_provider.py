@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from botkit.errors import InputError, MissingAPIKey, ModelResponseError, ModelUnreachable
-from botkit.models.base import ChatMessage
+from botkit.models.base import ChatMessage, StreamEnd
 from botkit.models.openai_compat import OpenAICompatModel
 from botkit.spec import GenerationParams, ModelSpec
 from botkit.testing import StubOpenAI
@@ -21,14 +21,18 @@ def model(stub: StubOpenAI, **extra: object) -> OpenAICompatModel:
 
 
 async def collect(m: OpenAICompatModel, params: GenerationParams | None = None) -> list[str]:
-    return [c async for c in m.stream(HELLO, params or GenerationParams())]
+    """The text chunks; the stream's end (finish reason and usage) must come last."""
+    chunks = [c async for c in m.stream(HELLO, params or GenerationParams())]
+    assert isinstance(chunks[-1], StreamEnd)
+    assert all(isinstance(c, str) for c in chunks[:-1])
+    return chunks[:-1]  # type: ignore[return-value]
 
 
 async def test_streams_chunks_and_sends_the_generation_parameters(openai_stub: StubOpenAI) -> None:
     openai_stub.reply("Bonjour tout le monde")
     params = GenerationParams(temperature=0.2, max_tokens=20, top_p=0.5, stop=["\n\n"])
-    chunks = await collect(model(openai_stub), params)
-    assert chunks == ["Bonjour ", "tout ", "le ", "monde"]
+    chunks = [c async for c in model(openai_stub).stream(HELLO, params)]
+    assert chunks == ["Bonjour ", "tout ", "le ", "monde", StreamEnd("stop", 2, 4)]
     (request,) = openai_stub.chat_requests
     body = request.body
     assert body["stream"] is True
@@ -39,6 +43,34 @@ async def test_streams_chunks_and_sends_the_generation_parameters(openai_stub: S
         0.5,
         ["\n\n"],
     )
+
+
+async def test_max_tokens_cutting_the_answer_is_the_finish_reason(
+    openai_stub: StubOpenAI,
+) -> None:
+    openai_stub.reply("one two three four")
+    chunks = [c async for c in model(openai_stub).stream(HELLO, GenerationParams(max_tokens=2))]
+    assert chunks == ["one ", "two ", StreamEnd("length", 2, 2)]
+
+
+async def test_openai_environment_variables_are_honoured(
+    openai_stub: StubOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_stub.url)
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-botkit")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-botkit")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    m = OpenAICompatModel(ModelSpec(provider="openai", name="stub-model"))  # no base_url
+    assert "".join(await collect(m)) == "echo: hello there"
+    headers = {k.lower(): v for k, v in openai_stub.chat_requests[-1].headers.items()}
+    assert headers["openai-organization"] == "org-botkit"
+    assert headers["openai-project"] == "proj-botkit"
+    await m.aclose()
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    with pytest.raises(MissingAPIKey, match="OPENAI_API_KEY"):  # OpenAI itself needs a key
+        OpenAICompatModel(ModelSpec(provider="openai", name="gpt-4o-mini"))
+    with_url = ModelSpec(provider="openai", name="stub-model", base_url=openai_stub.url)
+    assert OpenAICompatModel(with_url).base_url == openai_stub.url  # the GPT file wins
 
 
 async def test_retries_429_and_500_with_backoff_then_succeeds(openai_stub: StubOpenAI) -> None:

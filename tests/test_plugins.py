@@ -171,14 +171,14 @@ def register_tasks(register):
 async def test_a_command_word_runs_its_task_in_any_gpt(
     shouting: Bot, openai_stub: StubOpenAI
 ) -> None:
-    reply = await shouting.respond(Message("shout hello there", "chat")).collect()
+    reply = await shouting.respond(Message("!shout hello there", "chat")).collect()
     assert reply.result is not None and reply.result.model_dump() == {"loud": "HELLO THERE"}
     assert reply.text == "loud: HELLO THERE"
     assert openai_stub.chat_requests == []  # no model call
     assert await shouting.reply_text(Message("just chatting", "chat")) == "echo: just chatting"
     history = await shouting.history(Message("", "chat").conversation)
-    assert history[:2] == [
-        {"role": "user", "content": "shout hello there"},
+    assert [t.chat() for t in history[:2]] == [
+        {"role": "user", "content": "!shout hello there"},
         {"role": "assistant", "content": "loud: HELLO THERE"},
     ]
 
@@ -189,15 +189,15 @@ async def test_a_task_gpt_sends_every_message_to_its_task(shouting: Bot) -> None
 
 async def test_bad_task_input_and_broken_plugins_are_clear_errors(shouting: Bot) -> None:
     with pytest.raises(InputError, match="nothing to work on: shout <text>"):
-        await shouting.reply_text(Message("shout", "chat"))
+        await shouting.reply_text(Message("!shout", "chat"))
     with pytest.raises(InputError, match="picky needs options GPT 'chat' does not give"):
-        await shouting.reply_text(Message("crash now", "chat"))
+        await shouting.reply_text(Message("!crash now", "chat"))
     with pytest.raises(
         ConfigError,
         match=r"strict.yaml:\d+:\d+: task.options.level: missing required field 'level'",
     ):
         await shouting.reply_text(Message("anything", "strict"))
-    assert await shouting.reply_text(Message("shout still works", "chat")) == "loud: STILL WORKS"
+    assert await shouting.reply_text(Message("!shout still works", "chat")) == "loud: STILL WORKS"
 
 
 async def test_a_plugin_that_raises_is_named(shouting: Bot, config_dir: Path) -> None:
@@ -218,7 +218,7 @@ def test_the_console_answers_a_command_with_the_tasks_result(
     write_gpt(config_dir, "chat", model=stub_model(openai_stub))
     result = run_botkit(
         "--plugins-dir", str(plugins), "--config-dir", str(config_dir), "console", "--gpt", "chat",
-        input="shout hi\nshout\nhello\n",
+        input="!shout hi\n/shout\nhello\n",
     )  # fmt: skip
     assert result.stdout == "loud: HI\n\necho: hello\n"
     assert "error: nothing to work on: shout <text>" in result.stderr

@@ -21,7 +21,8 @@ from rich.text import Text
 from botkit.core.bot import Bot
 from botkit.core.conversations import ConversationKey
 from botkit.core.message import Message
-from botkit.errors import BotkitError, InputError
+from botkit.errors import BotkitError, ConfigError, GPTNotFound, InputError
+from botkit.models.local import rough_translation_note
 from botkit.tasks import TaskResult
 from botkit.terminal import error
 
@@ -33,6 +34,8 @@ HELP = """\
 /switch NAME   talk to another GPT
 /exit          leave (Ctrl-D works too)
 Ctrl-C stops the current answer without leaving."""
+#: Errors about one line of input: reported, and the next line is still answered.
+LINE_ERRORS = (InputError, GPTNotFound, ConfigError)
 
 
 class ConsoleChat:
@@ -48,7 +51,7 @@ class ConsoleChat:
         self.thread = uuid.uuid4().hex
 
     async def start(self, resume: bool) -> None:
-        self.bot.model(self.bot.gpt(self.gpt).spec.model)  # fail now on a missing key or model file
+        await self.prepare(self.gpt)  # fail now on a missing key or model file
         if resume:
             previous = await self.bot.latest_thread(SURFACE, self.user, self.gpt)
             if previous:
@@ -60,12 +63,22 @@ class ConsoleChat:
         if self.interactive:
             self.banner()
 
+    async def prepare(self, gpt: str) -> None:
+        """Get the GPT ready (its model loaded, its knowledge indexed) before the first line."""
+        spec = self.bot.gpt(gpt).spec
+        if spec.knowledge is not None and spec.knowledge.sources and self.interactive:
+            self.note(f"preparing {gpt}: indexing its knowledge if it changed...")
+        await self.bot.runtime(gpt)
+
     def banner(self) -> None:
         spec = self.bot.gpt(self.gpt).spec
         self.err.print(
             Text.assemble((spec.name, "bold"), f" ({spec.model.label})  {spec.description}"),
             highlight=False,
         )
+        rough = rough_translation_note(spec)
+        if rough:
+            self.err.print(rough, style="yellow", markup=False, highlight=False, soft_wrap=True)
         for starter in spec.starters:
             self.note(f"  try: {starter}")
         self.err.print("/help for commands, Ctrl-D to leave", style="dim")
@@ -84,22 +97,30 @@ class ConsoleChat:
         await self.answer(text)
         return True
 
-    async def answer(self, text: str) -> None:
-        message = Message(text, self.gpt, SURFACE, channel="", thread=self.thread, user=self.user)
-        reply = self.bot.respond(message)
+    async def answer(self, text: str, command: str = "") -> None:
+        message = Message(
+            text,
+            self.gpt,
+            SURFACE,
+            user_id=self.user,
+            user_name=self.user,
+            thread=self.thread,
+            command=command,
+        )
         wrote = False
-        try:
-            async for chunk in reply:
-                if reply.result is not None and self.interactive and not reply.result.prose:
-                    self.show_result(reply.result)
-                    return
-                self.out.write(chunk)
-                self.out.flush()
-                wrote = True
-        finally:
-            if wrote or not self.interactive:
-                self.out.write("\n")
-                self.out.flush()
+        async with self.bot.respond(message) as reply:
+            try:
+                async for chunk in reply:
+                    if reply.result is not None and self.interactive and not reply.result.prose:
+                        self.show_result(reply.result)
+                        return
+                    self.out.write(chunk)
+                    self.out.flush()
+                    wrote = True
+            finally:
+                if wrote or not self.interactive:
+                    self.out.write("\n")
+                    self.out.flush()
         for citation in reply.citations:
             self.note(f"  {citation.label}")
 
@@ -117,6 +138,11 @@ class ConsoleChat:
             return False
         if name == "/help":
             self.err.print(HELP, highlight=False)
+            tasks = self.bot.registry.command_usage()
+            if tasks:
+                self.err.print("task commands (also with ! in front):", highlight=False)
+                for usage, text in tasks:
+                    self.err.print(f"/{usage:<28} {text}", markup=False, highlight=False)
         elif name == "/reset":
             await self.bot.reset(self._key())
             self.note("conversation reset")
@@ -131,19 +157,25 @@ class ConsoleChat:
         elif name == "/switch":
             if not arg:
                 raise InputError("which GPT? /switch NAME (see /gpts)")
-            self.bot.model(self.bot.gpt(arg).spec.model)
+            await self.prepare(arg)
             self.gpt = arg
             self.thread = uuid.uuid4().hex
             self.note(f"now talking to {arg}")
+        elif name[1:].lower() in self.bot.registry.commands:  # a task command: /translate fr ...
+            await self.answer(arg, command=name[1:])
         else:
-            raise InputError(f"unknown command {name}; /help lists the commands")
+            commands = " ".join(f"/{c}" for c in sorted(self.bot.registry.commands))
+            raise InputError(
+                f"unknown command {name}; /help lists the console's commands"
+                + (f", and the tasks offer {commands}" if commands else "")
+            )
         return True
 
     def note(self, text: str) -> None:
         self.err.print(text, style="dim", markup=False, highlight=False, soft_wrap=True)
 
     def _key(self) -> ConversationKey:
-        return ConversationKey(SURFACE, "", self.thread, self.user, self.gpt)
+        return Message("", self.gpt, SURFACE, user_id=self.user, thread=self.thread).conversation
 
 
 def run_console(
@@ -163,7 +195,11 @@ def run_console(
     chat = ConsoleChat(bot, gpt, stdout, err, interactive)
     failed = False
     try:
-        loop.run_until_complete(chat.start(resume))
+        try:
+            loop.run_until_complete(chat.start(resume))
+        except BotkitError as exc:
+            _report(err, exc, debug)
+            return 1
         while True:
             line = _read(chat, stdin, interactive)
             if line is None:
@@ -176,7 +212,7 @@ def run_console(
                     break
             except asyncio.CancelledError:
                 chat.note("[stopped]")
-            except InputError as exc:
+            except LINE_ERRORS as exc:
                 _report(err, exc, debug)
                 failed = True
             except BotkitError as exc:

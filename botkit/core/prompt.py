@@ -8,6 +8,7 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 
+from botkit.core.conversations import Turn
 from botkit.errors import InputError
 from botkit.models.base import ChatMessage, ChatModel
 from botkit.spec import GPTSpec
@@ -49,11 +50,29 @@ def with_passages(text: str, passages: Sequence[tuple[str, str]]) -> str:
     return f"<reference_passages>\n{blocks}\n</reference_passages>\n\nQuestion: {text}"
 
 
-def preamble(spec: GPTSpec, user: str = "", knowledge: bool = False) -> list[ChatMessage]:
-    """The part of every prompt that never changes: instructions, then the few-shot examples."""
+#: Added to the instructions when several people take part in a conversation.
+SPEAKERS_RULE = (
+    "Several people take part in this conversation; each of their messages starts with the "
+    "writer's name and a colon. Address people by name when it helps."
+)
+
+
+def preamble(
+    spec: GPTSpec,
+    user: str = "",
+    knowledge: bool = False,
+    speakers: bool = False,
+    extra: str = "",
+) -> list[ChatMessage]:
+    """The part of every prompt that never changes: instructions (then ``extra``, a client's
+    own system messages), then the few-shot examples."""
     instructions = render_instructions(spec, user)
+    if extra.strip():
+        instructions = f"{instructions.rstrip()}\n\n{extra.strip()}"
     if knowledge:
         instructions = f"{instructions.rstrip()}\n\n{KNOWLEDGE_RULES}"
+    if speakers:
+        instructions = f"{instructions.rstrip()}\n\n{SPEAKERS_RULE}"
     messages = [ChatMessage(role="system", content=instructions)]
     for example in spec.examples:
         messages.append(ChatMessage(role="user", content=example.user))
@@ -65,25 +84,49 @@ def reply_reserve(spec: GPTSpec, model: ChatModel) -> int:
     return spec.parameters.max_tokens or min(DEFAULT_REPLY_RESERVE, model.context_window // 4)
 
 
+def history_messages(history: Sequence[Turn], named: bool) -> list[ChatMessage]:
+    """The stored turns as chat messages; with ``named``, each user turn starts with its
+    writer's name. An assistant turn that failed part-way is left out (its user turn stays)."""
+    messages = []
+    for turn in history:
+        if turn.role == "assistant" and turn.status == "failed":
+            continue
+        content = turn.content
+        if named and turn.role == "user" and turn.speaker_name:
+            content = f"{turn.speaker_name}: {content}"
+        messages.append(ChatMessage(role=turn.role, content=content))
+    return messages
+
+
+def several_speakers(history: Sequence[Turn], speaker_id: str) -> bool:
+    """Whether people other than ``speaker_id`` wrote in this conversation."""
+    return any(t.role == "user" and t.speaker_id and t.speaker_id != speaker_id for t in history)
+
+
 async def fit_prompt(
     spec: GPTSpec,
     model: ChatModel,
-    history: list[ChatMessage],
+    history: Sequence[Turn],
     text: str,
     user: str = "",
     passages: Sequence[tuple[str, str]] | None = None,
+    speaker_id: str = "",
+    extra_instructions: str = "",
 ) -> tuple[list[ChatMessage], int]:
     """The messages to send, and how many of the passages they carry.
 
     The preamble and the new message are always sent; then as many passages as fit (best first),
-    then as much history as fits, newest first.
+    then as much history as fits, newest first. When other people wrote in the conversation, the
+    model is told so and every user message carries its writer's name (``user`` for this one).
     """
-    head = preamble(spec, user, knowledge=passages is not None)
+    named = several_speakers(history, speaker_id)
+    head = preamble(spec, user, passages is not None, named, extra_instructions)
     budget = model.context_window - reply_reserve(spec, model)
     head_tokens = sum(await model.count_message_tokens(head))
+    said = f"{user}: {text}" if named and user else text
     kept = len(passages or [])
     while True:
-        content = with_passages(text, passages[:kept]) if passages is not None else text
+        content = with_passages(said, passages[:kept]) if passages is not None else said
         message = ChatMessage(role="user", content=content)
         fixed_tokens = head_tokens + sum(await model.count_message_tokens([message]))
         if fixed_tokens <= budget or kept == 0:
@@ -95,12 +138,13 @@ async def fit_prompt(
             f"but {budget} fit (context window {model.context_window}, minus room for the reply); "
             "shorten the message"
         )
-    costs = await model.count_message_tokens(history)
-    start, used = len(history), fixed_tokens
+    earlier = history_messages(history, named)
+    costs = await model.count_message_tokens(earlier)
+    start, used = len(earlier), fixed_tokens
     while start > 0 and used + costs[start - 1] <= budget:
         start -= 1
         used += costs[start]
     # Never begin the kept history with an orphaned assistant turn.
-    while start < len(history) and history[start]["role"] != "user":
+    while start < len(earlier) and earlier[start]["role"] != "user":
         start += 1
-    return [*head, *history[start:], message], kept
+    return [*head, *earlier[start:], message], kept

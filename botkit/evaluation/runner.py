@@ -13,30 +13,30 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from botkit.core.bot import Bot
-from botkit.core.message import Message
+from botkit.core.router import TaskRoute
+from botkit.core.runtime import GPTRuntime
 from botkit.errors import (
     BotkitError,
     InputError,
     MissingAPIKey,
     ModelFileNotFound,
     ModelUnreachable,
-    PluginError,
 )
 from botkit.evaluation.data import LabeledExample
 from botkit.evaluation.metrics import Kind
 from botkit.evaluation.scoring import judge
 from botkit.evaluation.store import PredictionCache
 from botkit.loader import LoadedGPT
+from botkit.models.base import ChatMessage, complete_text
 from botkit.spec import GenerationParams
-from botkit.tasks import TaskPlugin, TaskRequest, TaskResult
+from botkit.tasks import TaskPlugin, TaskRequest
 
 #: Fields of a row that name the knowledge source answering it (for retrieval recall@k).
 GOLD_SOURCE_FIELDS = ("source", "sources")
@@ -52,23 +52,34 @@ _SCORE = re.compile(r"[1-5]")
 class EvalTarget:
     """The GPT under evaluation, and what evaluating it means."""
 
-    gpt: LoadedGPT
+    runtime: GPTRuntime
     kind: Kind
-    plugin: TaskPlugin | None = None
-    options: BaseModel | None = None
     labels: tuple[str, ...] = ()  # classification: the answers the GPT may give
     target: str = ""  # translation: the target language
     top_k: int = 0  # knowledge: passages retrieved per question
 
     @property
-    def name(self) -> str:
-        return self.gpt.spec.name
+    def gpt(self) -> LoadedGPT:
+        return self.runtime.loaded
 
-    def fingerprint(self, bot: Bot) -> str:
+    @property
+    def name(self) -> str:
+        return self.runtime.name
+
+    @property
+    def plugin(self) -> TaskPlugin | None:
+        return self.runtime.task
+
+    @property
+    def options(self) -> BaseModel | None:
+        return self.runtime.options
+
+    def fingerprint(self) -> str:
         """The task's state beyond the GPT file (see :meth:`TaskPlugin.fingerprint`)."""
         if self.plugin is None or self.options is None:
             return ""
-        return self.plugin.fingerprint(TaskRequest("", self.gpt.spec, self.options, bot))
+        request = TaskRequest("", self.gpt.spec, self.options, self.runtime)
+        return self.plugin.fingerprint(request)
 
     def check(self, example: LabeledExample) -> str | None:
         """A problem with an example for this GPT (a label it cannot answer), or None."""
@@ -84,26 +95,17 @@ class EvalTarget:
 
 
 def evaluation_target(bot: Bot, name: str) -> EvalTarget:
-    gpt = bot.gpt(name)
-    spec = gpt.spec
+    """What evaluating GPT ``name`` means, as its task plugin says (no plugin: free chat)."""
+    runtime = bot.runtime_now(name)
+    spec = runtime.spec
     top_k = spec.knowledge.top_k if spec.knowledge and spec.knowledge.sources else 0
-    if spec.task is None:
-        return EvalTarget(gpt, "chat", top_k=top_k)
-    plugin = bot.task(spec.task.plugin)
-    try:
-        options = plugin.Options.model_validate(spec.task.options)
-    except ValidationError as exc:  # the loader validated them; a plugin may have changed since
-        raise InputError(f"GPT {name!r}: task options: {exc.errors()[0]['msg']}") from exc
-    labels = getattr(options, "labels", None)
-    if isinstance(labels, dict) and labels:
-        none_label = getattr(options, "none_label", None)
-        names = (*labels, none_label) if isinstance(none_label, str) else tuple(labels)
-        return EvalTarget(gpt, "classification", plugin, options, labels=names, top_k=top_k)
-    if spec.task.plugin == "translation":
-        target = str(getattr(options, "target", None) or "")
-        return EvalTarget(gpt, "translation", plugin, options, target=target, top_k=top_k)
-    kind: Kind = "qa" if spec.task.plugin == "qa" else "chat"
-    return EvalTarget(gpt, kind, plugin, options, top_k=top_k)
+    plugin, options = runtime.task, runtime.options
+    if plugin is None or options is None:
+        return EvalTarget(runtime, "chat", top_k=top_k)
+    target = (
+        str(getattr(options, "target", None) or "") if plugin.eval_kind == "translation" else ""
+    )
+    return EvalTarget(runtime, plugin.eval_kind, plugin.answers(options), target, top_k)
 
 
 @dataclass
@@ -135,6 +137,7 @@ class Runner:
 
     async def run(self, examples: Iterable[LabeledExample]) -> None:
         """Evaluate every example; ``sink`` gets each record as soon as it is complete."""
+        await self.bot.runtime(self.target.name)  # ready (model loaded, knowledge indexed) first
         width = max(1, self.settings.concurrency)
         queue: asyncio.Queue[LabeledExample | None] = asyncio.Queue(maxsize=width * 4)
         workers = [asyncio.ensure_future(self._work(queue)) for _ in range(width)]
@@ -209,30 +212,20 @@ class Runner:
             self._fatal = self._fatal or exc
 
     async def _predict(self, example: LabeledExample) -> tuple[Any, dict[str, Any]]:
-        target, spec = self.target, self.target.gpt.spec
+        target, runtime = self.target, self.target.runtime
         details: dict[str, Any] = {}
-        if target.top_k and _gold_sources(example):
-            knowledge = self.bot.knowledge(spec.name)
-            if knowledge is not None:
-                passages = await asyncio.to_thread(knowledge.search_fresh, example.input)
-                details["retrieved"] = [p.source for p in passages]
-        if target.plugin is None:
-            message = Message(example.input, spec.name, surface="eval", thread=uuid.uuid4().hex)
-            reply = await self.bot.respond(message, tasks=False).collect()
+        if target.top_k and _gold_sources(example) and runtime.knowledge is not None:
+            passages = await runtime.knowledge.asearch(example.input)
+            details["retrieved"] = [p.source for p in passages]
+        if target.plugin is None or runtime.spec.task is None:
+            user = ChatMessage(role="user", content=example.input)
+            reply = await self.bot.complete(target.name, [user], tasks=False).collect()
             if reply.citations:
                 details["sources"] = [c.where for c in reply.citations]
             return reply.text, details
-        assert target.options is not None
-        try:
-            result = await target.plugin.run(
-                TaskRequest(example.input, spec, target.options, self.bot)
-            )
-        except BotkitError:
-            raise
-        except Exception as exc:
-            raise PluginError(f"task plugin {spec.task.plugin if spec.task else '?'} failed: "
-                              f"{type(exc).__name__}: {exc}") from exc  # fmt: skip
-        return _prediction(result, details)
+        result = await runtime.run_task(TaskRoute(runtime.spec.task.plugin, "", example.input))
+        details.update(result.details())
+        return result.prediction(), details
 
     async def _grade(self, example: LabeledExample, prediction: str) -> int:
         grader = self.settings.grader
@@ -243,35 +236,17 @@ class Runner:
             f"Reference answer:\n{reference}\n\nAnswer to grade:\n{prediction}"
         )
         model = self.bot.model(grader.spec.model)
-        messages: list[Any] = [
+        messages: list[ChatMessage] = [
             {"role": "system", "content": GRADER_SYSTEM},
             {"role": "user", "content": prompt},
         ]
-        answer = "".join(
-            [c async for c in model.stream(messages, GenerationParams(temperature=0, max_tokens=8))]
-        )
+        answer = await complete_text(model, messages, GenerationParams(temperature=0, max_tokens=8))
         found = _SCORE.search(answer)
         if not found:
             raise InputError(
                 f"the grader answered {answer.strip()[:40]!r}, not a score from 1 to 5"
             )
         return int(found.group())
-
-
-def _prediction(result: TaskResult, details: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    data = result.model_dump(mode="json")
-    if "label" in data:
-        labels = data.get("labels") or []
-        prediction: Any = labels if len(labels) > 1 else data["label"]
-        details.update({k: data[k] for k in ("confidence", "method") if k in data})
-    elif "translation" in data:
-        prediction = data["translation"]
-    elif "answer" in data:
-        prediction = data["answer"]
-        details.update({k: data[k] for k in ("sources", "method") if k in data})
-    else:
-        prediction = result.text()
-    return prediction, details
 
 
 def _gold_sources(example: LabeledExample) -> list[str]:

@@ -80,7 +80,7 @@ def evaluate(bot: Bot, target: EvalTarget, request: EvalRequest, store: RunStore
         request.seed,
         target.check,
     )
-    version = gpt_version(target.gpt.spec, target.fingerprint(bot))
+    version = gpt_version(target.gpt.spec, target.fingerprint())
     cache = PredictionCache(
         store.root / "cache" / f"{target.name}-{version}.jsonl", request.use_cache
     )

@@ -10,17 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from botkit.errors import BotkitError
-from botkit.settings import data_dir
 
 
 class FineTuneError(BotkitError):
     """A fine-tuning step failed: the job, the server or the GPT file is not as expected."""
 
 
-def workdir(gpt: str) -> Path:
+def workdir(data_dir: Path, gpt: str) -> Path:
     """Where a GPT's prepared data and job record live: ``DATA_DIR/finetune/GPT``."""
-    return data_dir() / "finetune" / gpt
+    return data_dir / "finetune" / gpt
 
 
-def default_training_file(gpt: str) -> Path:
-    return workdir(gpt) / "train.jsonl"
+def default_training_file(data_dir: Path, gpt: str) -> Path:
+    return workdir(data_dir, gpt) / "train.jsonl"

@@ -73,12 +73,13 @@ class JobRecord:
     training_file: str  # the uploaded file's id
     data: str  # the local file that was uploaded
 
-    def save(self) -> None:
-        atomic_write_text(_record_path(self.gpt), json.dumps(asdict(self), indent=2) + "\n")
+    def save(self, data_dir: Path) -> None:
+        path = _record_path(data_dir, self.gpt)
+        atomic_write_text(path, json.dumps(asdict(self), indent=2) + "\n")
 
     @classmethod
-    def load(cls, gpt: str) -> JobRecord:
-        path = _record_path(gpt)
+    def load(cls, data_dir: Path, gpt: str) -> JobRecord:
+        path = _record_path(data_dir, gpt)
         if not path.is_file():
             raise FineTuneError(
                 f"no fine-tuning job was started for GPT {gpt!r}: "
@@ -90,8 +91,8 @@ class JobRecord:
             raise FineTuneError(f"{path} is damaged ({exc}); give --job ID instead") from exc
 
 
-def _record_path(gpt: str) -> Path:
-    return workdir(gpt) / "job.json"
+def _record_path(data_dir: Path, gpt: str) -> Path:
+    return workdir(data_dir, gpt) / "job.json"
 
 
 class FineTuning:

@@ -11,9 +11,9 @@ Every embedder returns L2-normalised float32 rows, so a dot product is the cosin
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
-import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from botkit.errors import MissingAPIKey, ModelError, ModelUnreachable, PluginError
+from botkit.errors import ModelError, ModelUnreachable, PluginError
 from botkit.hookspecs import hookimpl
 from botkit.spec import EmbedderSpec
 
@@ -43,6 +43,10 @@ class Embedder(ABC):
     @abstractmethod
     def embed(self, texts: list[str]) -> Vectors:
         """One L2-normalised row per text. Blocking: callers run it off the event loop."""
+
+    async def aembed(self, texts: list[str]) -> Vectors:
+        """:meth:`embed` from async code: in a worker thread, so the event loop never waits."""
+        return await asyncio.to_thread(self.embed, texts)
 
     @cached_property
     def dimension(self) -> int:
@@ -118,14 +122,9 @@ def _import_quietly(name: str) -> Any:
 class OpenAIEmbedder(Embedder):
     def __init__(self, spec: EmbedderSpec) -> None:
         super().__init__(spec)
-        env = spec.api_key_env or "OPENAI_API_KEY"
-        key = os.environ.get(env)
-        if not key:
-            if spec.base_url is None or spec.api_key_env is not None:
-                raise MissingAPIKey(env)
-            key = "not-needed"
-        self.base_url = spec.base_url or "https://api.openai.com/v1"
-        self._key = key
+        from botkit.models.openai_compat import endpoint
+
+        self.base_url, self._key = endpoint(spec.base_url, spec.api_key_env)
         self._client: Any = None
 
     def embed(self, texts: list[str]) -> Vectors:

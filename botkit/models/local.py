@@ -21,16 +21,22 @@ import contextlib
 import importlib.util
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from botkit.errors import ModelError, ModelFileNotFound
 from botkit.hookspecs import hookimpl
 from botkit.models import llama_scoring
-from botkit.models.base import ChatMessage, ChatModel, ProviderFactory
-from botkit.settings import data_dir
-from botkit.spec import EMBEDDED_MODEL, GenerationParams, ModelSpec
+from botkit.models.base import (
+    MESSAGE_OVERHEAD_TOKENS,
+    ChatMessage,
+    ChatModel,
+    Chunk,
+    ProviderFactory,
+    StreamEnd,
+)
+from botkit.spec import EMBEDDED_MODEL, GenerationParams, GPTSpec, ModelSpec
 
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 #: Files up to this size get an F16 copy for label scoring (it takes about 3x their size).
@@ -43,6 +49,21 @@ DEFAULT_CONTEXT = 4096
 _loaded: dict[tuple[str, int, str], tuple[Any, threading.Lock]] = {}
 _loading = threading.Lock()
 _copying = threading.Lock()
+
+
+#: Told once wherever a translator runs on the embedded model (console, doctor, README).
+ROUGH_TRANSLATIONS = (
+    "{gpt} translates with the embedded 135M model: translations are rough. For real ones, point "
+    "the GPT at a bigger model, e.g. `model: local:/models/qwen2.5-7b-instruct-q4_k_m.gguf`, or "
+    "`model: {{provider: openai, name: llama3.1, base_url: http://localhost:11434/v1}}`"
+)
+
+
+def rough_translation_note(spec: GPTSpec) -> str:
+    """The note for a translator GPT on the embedded model ("" for any other GPT)."""
+    translates = spec.task is not None and spec.task.plugin == "translation"
+    embedded = spec.model.provider == "local" and spec.model.name == EMBEDDED_MODEL
+    return ROUGH_TRANSLATIONS.format(gpt=spec.name) if translates and embedded else ""
 
 
 def embedded_model_path() -> Path:
@@ -187,8 +208,13 @@ class LocalModel(ChatModel):
         return self._llama
 
     def _load_scorer(self) -> tuple[Any, threading.Lock]:
-        """The model label scoring runs on (both calls are process-wide, once per file)."""
-        path = scoring_copy(self.path, data_dir() / "models")
+        """The model label scoring runs on (both calls are process-wide, once per file); the F16
+        copy is kept under the data directory, or not made when there is none."""
+        path = (
+            self.path
+            if self.data_dir is None
+            else scoring_copy(self.path, self.data_dir / "models")
+        )
         try:
             return load_llama(path, self._n_ctx, self.adapter)
         except ValueError as exc:  # a damaged copy (the original loaded for chat)
@@ -206,6 +232,19 @@ class LocalModel(ChatModel):
         llama = await self.load()
         return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
+    async def count_message_tokens(self, messages: list[ChatMessage]) -> list[int]:
+        """Every message tokenized in one worker thread: a long history never stalls the loop."""
+        llama = await self.load()
+
+        def count() -> list[int]:
+            return [
+                len(llama.tokenize(m["content"].encode("utf-8"), add_bos=False, special=True))
+                + MESSAGE_OVERHEAD_TOKENS
+                for m in messages
+            ]
+
+        return await asyncio.to_thread(count) if messages else []
+
     async def score_labels(self, prefix: str, text: str, labels: Sequence[str]) -> list[float]:
         """Each label's log-probability after ``prefix + text``; the prefix stays evaluated."""
         # Loading the chat model first gives a missing or bad file the same clear error as for
@@ -220,14 +259,14 @@ class LocalModel(ChatModel):
 
     async def stream(
         self, messages: list[ChatMessage], params: GenerationParams
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[Chunk, None]:
         llama = await self.load()
         kwargs = {k: v for k, v in params.model_dump().items() if v is not None}
 
         def produce() -> Iterator[Any]:
             return llama.create_chat_completion(messages=list(messages), stream=True, **kwargs)  # type: ignore[no-any-return]
 
-        async for piece in _stream_from_thread(produce, self._lock):
+        async for piece in _stream_from_thread(produce, self._lock, llama):
             yield piece
 
 
@@ -235,9 +274,11 @@ _DONE = object()
 
 
 async def _stream_from_thread(
-    produce: Callable[[], Iterator[Any]], lock: threading.Lock
-) -> AsyncIterator[str]:
-    """Run a blocking chunk iterator in a worker thread and yield its text as it arrives.
+    produce: Callable[[], Iterator[Any]], lock: threading.Lock, llama: Any
+) -> AsyncGenerator[Chunk, None]:
+    """Run a blocking chunk iterator in a worker thread and yield its text as it arrives, then a
+    :class:`StreamEnd` with the finish reason and the tokens evaluated (llama.cpp streams one
+    token a chunk; the prompt is what else the context holds afterwards).
 
     Leaving the loop early (the consumer stops, or the task is cancelled) stops generation at the
     next token and releases the model.
@@ -253,12 +294,18 @@ async def _stream_from_thread(
     def work() -> None:
         try:
             with lock:
+                finish, generated = "stop", 0
                 for chunk in produce():
                     if stop.is_set():
                         break
-                    text = chunk["choices"][0]["delta"].get("content")
+                    choice = chunk["choices"][0]
+                    finish = choice.get("finish_reason") or finish
+                    text = choice["delta"].get("content")
                     if text:
+                        generated += 1
                         put(text)
+                else:
+                    put(StreamEnd(finish, max(0, llama.n_tokens - generated), generated))
         except BaseException as exc:
             put(exc)
         finally:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, Any
 
 from botkit.errors import InputError, MissingAPIKey, ModelResponseError, ModelUnreachable
 from botkit.hookspecs import hookimpl
-from botkit.models.base import ChatMessage, ChatModel, ProviderFactory
+from botkit.models.base import ChatMessage, ChatModel, Chunk, ProviderFactory, StreamEnd
 from botkit.spec import GenerationParams, ModelSpec
 
 if TYPE_CHECKING:
@@ -37,18 +37,30 @@ KNOWN_CONTEXT_WINDOWS = (
 CHARS_PER_TOKEN = 3
 
 
+def endpoint(base_url: str | None, api_key_env: str | None) -> tuple[str, str]:
+    """The server URL and API key to use, as the openai client would find them.
+
+    The GPT file's ``base_url`` wins, then ``$OPENAI_BASE_URL``, then OpenAI. The key comes from
+    ``api_key_env`` (default ``$OPENAI_API_KEY``); another server than OpenAI needs none unless
+    the GPT names a key variable (local servers such as Ollama, vLLM or LM Studio accept any).
+    """
+    url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+    key_env = api_key_env or DEFAULT_KEY_ENV
+    key = os.environ.get(key_env)
+    if not key:
+        if url.rstrip("/") == DEFAULT_BASE_URL or api_key_env is not None:
+            raise MissingAPIKey(key_env)
+        key = "not-needed"
+    return url, key
+
+
 class OpenAICompatModel(ChatModel):
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
-        key_env = spec.api_key_env or DEFAULT_KEY_ENV
-        key = os.environ.get(key_env)
-        if not key:
-            if spec.base_url is None or spec.api_key_env is not None:
-                raise MissingAPIKey(key_env)
-            key = "not-needed"  # local servers (Ollama, vLLM, LM Studio) accept any key
-        self.base_url = spec.base_url or DEFAULT_BASE_URL
-        self._key = key
+        self.base_url, self._key = endpoint(spec.base_url, spec.api_key_env)
         self._client: openai.AsyncOpenAI | None = None
+        #: Whether to ask for token usage in streams (off once a server refuses stream_options).
+        self._usage_in_stream = True
 
     @property
     def client(self) -> openai.AsyncOpenAI:
@@ -63,6 +75,8 @@ class OpenAICompatModel(ChatModel):
             self._client = openai.AsyncOpenAI(
                 api_key=self._key,
                 base_url=self.base_url,
+                organization=os.environ.get("OPENAI_ORG_ID") or None,
+                project=os.environ.get("OPENAI_PROJECT_ID") or None,
                 timeout=self.spec.timeout,
                 max_retries=self.spec.max_retries,
                 http_client=openai.DefaultAioHttpClient(timeout=self.spec.timeout),
@@ -83,33 +97,57 @@ class OpenAICompatModel(ChatModel):
 
     async def stream(
         self, messages: list[ChatMessage], params: GenerationParams
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[Chunk, None]:
         import openai
 
         kwargs: dict[str, Any] = {k: v for k, v in params.model_dump().items() if v is not None}
         body = {"model": self.spec.name, "messages": messages, "stream": True, **kwargs}
-        started = False
+        if self._usage_in_stream:
+            body["stream_options"] = {"include_usage": True}
+        started, finish = False, "stop"
+        usage: dict[str, Any] = {}
+        try:
+            chunks = await self._open_stream(body)
+            try:
+                async for chunk in chunks:
+                    if not isinstance(chunk, dict):
+                        continue
+                    started = True
+                    usage = chunk.get("usage") or usage
+                    choices = chunk.get("choices") or [{}]
+                    finish = choices[0].get("finish_reason") or finish
+                    text = (choices[0].get("delta") or {}).get("content")
+                    if text:
+                        yield text
+            finally:  # a consumer that stops early closes the connection: the server stops
+                await chunks.close()
+        except (openai.APIError, ValueError) as exc:
+            raise self._error(exc, started) from exc
+        if not started:
+            raise ModelResponseError(f"the model server at {self.base_url} sent no answer at all")
+        yield StreamEnd(finish, usage.get("prompt_tokens"), usage.get("completion_tokens"))
+
+    async def _open_stream(self, body: dict[str, Any]) -> Any:
+        """The server's event stream for ``body``; a server that refuses ``stream_options`` is
+        asked again without it (and never again with it)."""
+        import openai
+
         try:
             # The client's generic ``post`` keeps its retries, timeouts, SSE parsing and error
             # types, and skips its typed-parameter transform and per-chunk model construction,
             # which cost more CPU than everything else botkit does per message (bench/core.py).
-            chunks = await self.client.post(
+            return await self.client.post(
                 "/chat/completions",
                 body=body,
                 cast_to=object,
                 stream=True,
                 stream_cls=openai.AsyncStream[object],  # raw dicts: no model construction
             )
-            async for chunk in chunks:
-                started = True
-                choices = (chunk.get("choices") if isinstance(chunk, dict) else None) or [{}]
-                text = (choices[0].get("delta") or {}).get("content")
-                if text:
-                    yield text
-        except (openai.APIError, ValueError) as exc:
-            raise self._error(exc, started) from exc
-        if not started:
-            raise ModelResponseError(f"the model server at {self.base_url} sent no answer at all")
+        except openai.BadRequestError as exc:
+            if "stream_options" not in body or "stream_options" not in str(exc):
+                raise
+            self._usage_in_stream = False
+            return await self._open_stream({k: v for k, v in body.items() if k != "stream_options"})
 
     async def complete_json(
         self,

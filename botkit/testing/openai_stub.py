@@ -122,6 +122,10 @@ class StubOpenAI(StubServer):
             "param": "training_file",
         }
         self.flagged: set[str] = set()
+        #: answer 400 to a chat request asking for ``stream_options`` (as some servers do)
+        self.reject_stream_options = False
+        #: streams whose client went away before the end
+        self.aborted = 0
         self.files: dict[str, StubFile] = {}
         self.jobs: dict[str, StubJob] = {}
         self._replies: deque[str] = deque()
@@ -175,6 +179,9 @@ class StubOpenAI(StubServer):
             return _error(400, "'messages' is required", "invalid_request_error")
         if body.get("model") not in self.models:
             return _error(404, f"model {body.get('model')!r} not found", "not_found")
+        if self.reject_stream_options and "stream_options" in body:
+            message = "Unrecognized request argument supplied: stream_options"
+            return _error(400, message, "invalid_request_error")
         text = self._replies.popleft() if self._replies else self.responder(body)
         pieces, finish = _pieces(text), "stop"
         limit = body.get("max_tokens") or body.get("max_completion_tokens")
@@ -223,22 +230,26 @@ class StubOpenAI(StubServer):
             }
             return f"data: {json.dumps(data)}\n\n".encode()
 
-        for i, piece in enumerate(pieces):
-            if fault and fault.kind in ("cut", "hang") and i >= fault.after:
-                if fault.kind == "hang":  # a stream that never ends
-                    await asyncio.sleep(3600)
-                assert request.transport is not None
-                request.transport.close()  # drop the connection mid-stream
-                return response
-            delta = {"content": piece}
-            await response.write(chunk([{"index": 0, "delta": delta, "finish_reason": None}]))
-            if self.chunk_delay:
-                await asyncio.sleep(self.chunk_delay)
-        await response.write(chunk([{"index": 0, "delta": {}, "finish_reason": finish}]))
-        if (body.get("stream_options") or {}).get("include_usage"):
-            await response.write(chunk([], usage=usage))
-        await response.write(b"data: [DONE]\n\n")
-        await response.write_eof()
+        try:
+            for i, piece in enumerate(pieces):
+                if fault and fault.kind in ("cut", "hang") and i >= fault.after:
+                    if fault.kind == "hang":  # a stream that never ends
+                        await asyncio.sleep(3600)
+                    assert request.transport is not None
+                    request.transport.close()  # drop the connection mid-stream
+                    return response
+                delta = {"content": piece}
+                await response.write(chunk([{"index": 0, "delta": delta, "finish_reason": None}]))
+                if self.chunk_delay:
+                    await asyncio.sleep(self.chunk_delay)
+            await response.write(chunk([{"index": 0, "delta": {}, "finish_reason": finish}]))
+            if (body.get("stream_options") or {}).get("include_usage"):
+                await response.write(chunk([], usage=usage))
+            await response.write(b"data: [DONE]\n\n")
+            await response.write_eof()
+        except (ConnectionResetError, asyncio.CancelledError):
+            self.aborted += 1  # the client went away part-way
+            raise
         return response
 
     async def _moderations(self, request: web.Request) -> web.StreamResponse:

@@ -23,6 +23,8 @@ class RecordedRequest:
     headers: dict[str, str]
     body: Any
     query: dict[str, str] = field(default_factory=dict)
+    #: Files of a multipart body: ``{"field", "filename", "content_type", "size", "data"}``.
+    files: list[dict[str, Any]] = field(default_factory=list)
 
 
 class StubServer:

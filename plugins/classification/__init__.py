@@ -22,6 +22,7 @@ are too alike to choose) or, with embeddings, when the text's similarity to ever
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from typing import Any, ClassVar, Literal
 
@@ -121,6 +122,12 @@ class Classification(TaskResult):
     def text(self) -> str:
         return f"{', '.join(self.labels) or self.label} ({self.confidence:.0%})"
 
+    def prediction(self) -> str | list[str]:
+        return self.labels if len(self.labels) > 1 else self.label
+
+    def details(self) -> dict[str, Any]:
+        return {"confidence": self.confidence, "method": self.method}
+
     def fields(self) -> list[tuple[str, str]]:
         top = sorted(self.scores.items(), key=lambda kv: -kv[1])[:5]
         return [
@@ -141,22 +148,36 @@ class ClassificationTask(TaskPlugin):
     question, answer_field = "Classify each text", "Label"
     #: What ``method: auto`` uses on local models (chosen by bench/tasks.py).
     local_method: ClassVar[str] = "embeddings"
+    eval_kind = "classification"
 
     def __init__(self) -> None:
         self._methods: dict[tuple[str, ...], Any] = {}
+        self._building: dict[tuple[str, ...], asyncio.Lock] = {}
         self._heads: dict[tuple[str, int], Head | None] = {}
+
+    def answers(self, options: BaseModel) -> tuple[str, ...]:
+        assert isinstance(options, ClassificationOptions)
+        return tuple(options.answers())
+
+    async def prepare(self, request: TaskRequest) -> None:
+        """Choose the method for the GPT's options and build it (centroids, a calibration)."""
+        options = request.options
+        assert isinstance(options, ClassificationOptions)
+        head = await self._head(request)
+        model = self._model(request, options, head)
+        if model is not None:
+            await model.load()
+        method = self._choose(options, model, head)
+        if method != "structured":
+            await self._scorer(method, options, model, request, head)
 
     async def run(self, request: TaskRequest) -> TaskResult:
         options = request.options
         assert isinstance(options, ClassificationOptions)
         if not request.text.strip():
             raise InputError(f"give the text to {request.command or 'classify'}")
-        head = self._head(request)
-        # a trained head or centroids need no model: no key, no model file, no loading
-        needs_model = options.method not in ("embeddings", "trained") and not (
-            options.method == "auto" and head is not None
-        )
-        model = request.bot.model(request.gpt.model) if needs_model else None
+        head = await self._head(request)
+        model = self._model(request, options, head)
         method = self._choose(options, model, head)
         names = list(options.labels)
         rationale, fit = "", None
@@ -174,7 +195,7 @@ class ClassificationTask(TaskPlugin):
             picked = [p for p in picked if p != options.none_label]
             scores = {n: (confidence if n in picked else 0.0) for n in names}
         else:
-            scorer = self._scorer(method, options, model, request, head)
+            scorer = await self._scorer(method, options, model, request, head)
             scores, fit = await scorer.scores(request.text)
             ranked = sorted(scores, key=scores.__getitem__, reverse=True)
             picked = (
@@ -226,16 +247,26 @@ class ClassificationTask(TaskPlugin):
             )
         return method
 
-    def _head(self, request: TaskRequest) -> Head | None:
-        """The GPT's trained head if it has one whose labels it still declares."""
-        data_dir = request.bot.data_dir
+    @staticmethod
+    def _model(request: TaskRequest, options: ClassificationOptions, head: Head | None) -> Any:
+        """The GPT's model, when the method needs one: a trained head or centroids need none
+        (no key, no model file, no loading)."""
+        needs_model = options.method not in ("embeddings", "trained") and not (
+            options.method == "auto" and head is not None
+        )
+        return request.model() if needs_model else None
+
+    async def _head(self, request: TaskRequest) -> Head | None:
+        """The GPT's trained head if it has one whose labels it still declares (loaded once per
+        training, in a worker thread)."""
+        data_dir = request.data_dir
         if data_dir is None:
             return None
         folder = head_dir(data_dir, request.gpt.name)
         info = folder / INFO_FILE
         stamp = (str(folder), info.stat().st_mtime_ns if info.is_file() else 0)
         if stamp not in self._heads:
-            self._heads[stamp] = local_head.load(folder)
+            self._heads[stamp] = await asyncio.to_thread(local_head.load, folder)
         head = self._heads[stamp]
         options = request.options
         assert isinstance(options, ClassificationOptions)
@@ -244,7 +275,11 @@ class ClassificationTask(TaskPlugin):
         return head
 
     def fingerprint(self, request: TaskRequest) -> str:
-        return _stamp(self._head(request))
+        data_dir = request.data_dir
+        if data_dir is None:
+            return ""
+        folder = head_dir(data_dir, request.gpt.name)
+        return _stamp(local_head.load(folder)) if (folder / INFO_FILE).is_file() else ""
 
     async def training_prompt(self, request: TaskRequest, answer: str) -> TrainingPrompt | None:
         """The label-likelihood prompt (what local models are scored with), answered by the label.
@@ -265,7 +300,7 @@ class ClassificationTask(TaskPlugin):
         question = f"Text: {one_line(request.text)}\n{self.answer_field}:"
         return TrainingPrompt(answer=f" {answer}", text=((prefix, True), (question, False)))
 
-    def _scorer(
+    async def _scorer(
         self,
         method: str,
         options: ClassificationOptions,
@@ -273,25 +308,34 @@ class ClassificationTask(TaskPlugin):
         request: TaskRequest,
         head: Head | None,
     ) -> Any:
-        """The method's scorer for these options, built once (centroids, calibration)."""
+        """The method's scorer for these options, built once (centroids, calibration) in a
+        worker thread; concurrent first uses wait for the one being built."""
         key = (method, options.key, repr(request.gpt.model), _stamp(head))
-        if key not in self._methods:
-            if method == "trained":
-                assert head is not None
-                embedder = request.bot.embedder(EmbedderSpec(**head.info["embedder"]))
-                self._methods[key] = Trained(head, embedder, options.answers())
-            elif method == "likelihood":
-                self._methods[key] = Likelihood(
-                    model,
-                    self.question,
-                    self.answer_field,
-                    options.descriptions(),
-                    options.examples(),
-                )
-            else:
-                embedder = request.bot.embedder(options.embedder)
-                self._methods[key] = Centroids(embedder, options.label_texts())
+        if key in self._methods:
+            return self._methods[key]
+        async with self._building.setdefault(key, asyncio.Lock()):
+            if key not in self._methods:
+                self._methods[key] = await self._build(method, options, model, request, head)
         return self._methods[key]
+
+    async def _build(
+        self,
+        method: str,
+        options: ClassificationOptions,
+        model: Any,
+        request: TaskRequest,
+        head: Head | None,
+    ) -> Any:
+        if method == "trained":
+            assert head is not None
+            embedder = request.embedder(EmbedderSpec(**head.info["embedder"]))
+            return Trained(head, embedder, options.answers())
+        if method == "likelihood":
+            return Likelihood(
+                model, self.question, self.answer_field, options.descriptions(), options.examples()
+            )
+        embedder = request.embedder(options.embedder)
+        return await asyncio.to_thread(Centroids, embedder, options.label_texts())
 
 
 def _stamp(head: Head | None) -> str:

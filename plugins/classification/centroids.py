@@ -11,6 +11,7 @@ data, so wording counts only from ``WORDS_FIRST`` texts a label and fully from
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import numpy as np
@@ -42,7 +43,10 @@ class Centroids:
 
     async def scores(self, text: str) -> tuple[dict[str, float], float]:
         """Each label's probability for ``text``, and the text's best similarity in meaning:
-        low when the text is like none of the labels."""
+        low when the text is like none of the labels. Computed in a worker thread."""
+        return await asyncio.to_thread(self.score, text)
+
+    def score(self, text: str) -> tuple[dict[str, float], float]:
         meaning = self.meaning @ self.embedder.embed([text])[0]
         wording = (self.words.transform([text]) @ self.wording_t).toarray().ravel()
         sims = (meaning + self.word_weight * wording) / (1 + self.word_weight)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from botkit.finetune.local_head import Head
@@ -14,6 +15,10 @@ class Trained:
         self.names = names
 
     async def scores(self, text: str) -> tuple[dict[str, float], None]:
+        """Each label's probability for ``text``, computed in a worker thread."""
+        return await asyncio.to_thread(self.score, text)
+
+    def score(self, text: str) -> tuple[dict[str, float], None]:
         probs = self.head.probabilities(self.embedder.embed([text]), [text])[0]
         by_label = dict(zip(self.head.labels, map(float, probs), strict=True))
         return {name: by_label.get(name, 0.0) for name in self.names}, None

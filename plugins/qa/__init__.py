@@ -8,7 +8,6 @@ extractive for the embedded/local models and generative for the rest.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable
 from typing import Any, Literal
@@ -17,7 +16,6 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 import botkit
-from botkit.core.message import Message
 from botkit.errors import InputError
 from botkit.tasks import Command, TaskPlugin, TaskRequest, TaskResult
 
@@ -41,6 +39,12 @@ class Answer(TaskResult):
         """One line: the answer, then its numbered sources."""
         return " ".join([self.answer, *(f"[{n}: {s}]" for n, s in enumerate(self.sources, 1))])
 
+    def prediction(self) -> str:
+        return self.answer
+
+    def details(self) -> dict[str, Any]:
+        return {"sources": self.sources, "method": self.method}
+
 
 def sentences(text: str) -> list[str]:
     """The prose sentences of a passage (headings, list markers and code fences dropped)."""
@@ -60,11 +64,12 @@ class QATask(TaskPlugin):
     )
     Options = QAOptions
     commands = (Command("ask", "<question>", "Answer from this GPT's documents"),)
+    eval_kind = "qa"
 
     async def run(self, request: TaskRequest) -> TaskResult:
         options = request.options
         assert isinstance(options, QAOptions)
-        knowledge = request.bot.knowledge(request.gpt.name)
+        knowledge = request.knowledge
         if knowledge is None:
             raise InputError(
                 f"GPT {request.gpt.name!r} has no knowledge to answer from: ask a GPT that has"
@@ -73,12 +78,11 @@ class QATask(TaskPlugin):
         if mode == "auto":
             mode = "extractive" if request.gpt.model.provider == "local" else "generate"
         if mode == "generate":
-            message = Message(request.text, request.gpt.name, surface="qa", thread=request.text)
-            reply = await request.bot.respond(message, tasks=False).collect()
+            reply = await request.answer(request.text).collect()
             return Answer(
                 answer=reply.text, sources=[c.where for c in reply.citations], method="generate"
             )
-        passages = await asyncio.to_thread(knowledge.search_fresh, request.text)
+        passages = await knowledge.asearch(request.text)
         if not passages:
             assert request.gpt.knowledge is not None
             return Answer(answer=request.gpt.knowledge.not_found, sources=[], method="extractive")
@@ -86,7 +90,7 @@ class QATask(TaskPlugin):
             (passages[0].text, passages[0])
         ]
         embedder = knowledge.index.embedder
-        vectors = embedder.embed([request.text, *(s for s, _ in candidates)])
+        vectors = await embedder.aembed([request.text, *(s for s, _ in candidates)])
         question_words = {w.lower() for w in _WORD.findall(request.text) if len(w) > 3}
         scores = []
         for (sentence, passage), vector in zip(candidates, vectors[1:], strict=True):

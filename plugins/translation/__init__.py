@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import botkit
 from botkit.errors import InputError
-from botkit.models.base import ChatMessage
+from botkit.models.base import ChatMessage, complete_text
 from botkit.spec import GenerationParams
 from botkit.tasks import Command, TaskPlugin, TaskRequest, TaskResult, TrainingPrompt
 
@@ -149,12 +149,19 @@ class Translation(TaskResult):
     def text(self) -> str:
         return self.translation
 
+    def prediction(self) -> str:
+        return self.translation
+
 
 class TranslationTask(TaskPlugin):
     name = "translation"
     description = "Translate, keeping Markdown, code, URLs, @mentions and {placeholders} intact."
     Options = TranslationOptions
     commands = (Command("translate", "<language> <text>", "Translate the text into the language"),)
+    eval_kind = "translation"
+
+    async def prepare(self, request: TaskRequest) -> None:
+        await request.model().load()
 
     async def run(self, request: TaskRequest) -> TaskResult:
         options = request.options
@@ -175,7 +182,7 @@ class TranslationTask(TaskPlugin):
             source = await asyncio.to_thread(detect_language, text)
         if source == target:  # already in the target language: nothing for the model to do
             return Translation(translation=text, target=target, source=source)
-        model = request.bot.model(request.gpt.model)
+        model = request.model()
         system = _system(source, target)
         own = request.gpt.task is not None and request.gpt.task.plugin == self.name
         shots = _shots(request, options, target)
@@ -195,7 +202,7 @@ class TranslationTask(TaskPlugin):
                 budget = min(limit, 2 * await model.count_tokens(part) + 16)
                 params = GenerationParams(temperature=0.1, max_tokens=budget)
                 prompt = [system, *shots, ChatMessage(role="user", content=part)]
-                parts.append("".join([c async for c in model.stream(prompt, params)]).strip())
+                parts.append((await complete_text(model, prompt, params)).strip())
             out.append(restore(" ".join(parts), pieces))
         return Translation(translation="".join(out), target=target, source=source or "unknown")
 

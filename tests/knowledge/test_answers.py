@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,6 +12,7 @@ import yaml
 
 from botkit.core.bot import Bot
 from botkit.core.message import Message
+from botkit.knowledge.index import KnowledgeIndex
 from botkit.testing import StubOpenAI
 
 from ..conftest import REPO, stub_model, write_gpt
@@ -66,7 +68,7 @@ async def test_passages_go_in_delimited_as_data_with_numbered_citations(
     )
     # the conversation keeps the question, not the passages
     history = await support.history(Message("", "support-qa").conversation)
-    assert history[0] == {
+    assert history[0].chat() == {
         "role": "user",
         "content": "How many business days until my refund is issued?",
     }
@@ -106,3 +108,59 @@ async def test_nothing_relevant_means_i_dont_know_without_asking_the_model(
     assert reply.text == "I don't know: nothing in my documents answers that."
     assert reply.citations == []
     assert openai_stub.chat_requests == []
+
+
+async def test_the_first_burst_of_questions_on_a_fresh_start_all_succeed(
+    project: Path, tmp_path: Path
+) -> None:
+    """Lazy state shared by concurrent requests is made once (it raced before)."""
+    write_gpt(
+        project / "configs",
+        "qa",
+        knowledge={"sources": ["docs"], "min_score": 0},
+        task={"plugin": "qa", "options": {"mode": "extractive"}},
+    )
+    bot = Bot.from_config(project / "configs", tmp_path / "fresh", (REPO / "plugins",))
+    replies = await asyncio.gather(
+        *(
+            bot.reply_text(Message("How long do refunds take?", "qa", user_id=f"u{i}"))
+            for i in range(16)
+        )
+    )
+    assert all("5 business days" in r for r in replies)
+    await bot.aclose()
+
+
+async def test_changed_documents_are_picked_up_in_the_background_not_per_message(
+    project: Path, tmp_path: Path, openai_stub: StubOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_gpt(
+        project / "configs",
+        "qa",
+        model=stub_model(openai_stub),
+        knowledge={"sources": ["docs"], "min_score": 0, "top_k": 1, "refresh_interval": 0.2},
+    )
+    bot = Bot.from_config(project / "configs", tmp_path / "data")
+    await bot.reply_text(Message("How long do refunds take?", "qa"))
+    checks = 0
+    original = KnowledgeIndex.stale
+
+    def counted(index: KnowledgeIndex) -> bool:
+        nonlocal checks
+        checks += 1
+        return original(index)
+
+    monkeypatch.setattr(KnowledgeIndex, "stale", counted)
+    for _ in range(5):
+        await bot.reply_text(Message("How long do refunds take?", "qa"))
+    assert checks <= 1  # answering never looks at the files; the timer may have, once
+    (project / "docs" / "refunds.md").write_text("# Refunds\n\nRefunds now take 2 hours.\n")
+    for _ in range(100):
+        reply = await bot.respond(Message("How long do refunds take?", "qa")).collect()
+        if "2 hours" in openai_stub.chat_requests[-1].body["messages"][-1]["content"]:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail("the changed document never reached the prompt")
+    assert reply.citations[0].source == "docs/refunds.md"
+    await bot.aclose()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import logging
 import os
 import threading
@@ -107,7 +108,7 @@ def _no_tensor_bar() -> Iterator[None]:
     """Without the progress bar transformers draws while it converts GGUF tensors (the CLI
     shows its own steps)."""
     try:
-        import transformers.modeling_gguf_pytorch_utils as gguf_utils
+        gguf_utils: Any = importlib.import_module("transformers.modeling_gguf_pytorch_utils")
     except ImportError:
         yield
         return

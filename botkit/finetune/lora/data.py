@@ -16,7 +16,6 @@ as at inference, so training sees the token ids scoring and generation will see.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import random
@@ -169,7 +168,7 @@ async def prompts(bot: Bot, target: EvalTarget, rows: Sequence[Row]) -> list[Tra
         if row.messages:
             prompt = TrainingPrompt(answer=row.answer, messages=row.messages)
         elif target.plugin is not None and target.options is not None:
-            request = TaskRequest(row.input, spec, target.options, bot)
+            request = TaskRequest(row.input, spec, target.options, target.runtime)
             prompt = await target.plugin.training_prompt(request, row.answer)
         if prompt is None:
             user = ChatMessage(role="user", content=row.input)
@@ -236,11 +235,3 @@ class Tokenizer:
         else:
             rest = [*self.tokens(prompt.answer, special=False), self.llama.token_eos()]
         return Tokens(tuple(context), tuple(rest))
-
-
-def with_adapter_spec(target: EvalTarget, adapter: str | None) -> EvalTarget:
-    """``target`` with its GPT's model set to use ``adapter`` (None: the bare model)."""
-    spec = target.gpt.spec
-    model = spec.model.model_copy(update={"adapter": adapter})
-    gpt = dataclasses.replace(target.gpt, spec=spec.model_copy(update={"model": model}))
-    return dataclasses.replace(target, gpt=gpt)

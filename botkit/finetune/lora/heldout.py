@@ -31,9 +31,9 @@ def primary_metric(target: EvalTarget) -> str:
     return PRIMARY.get(target.kind, "f1")
 
 
-def variant(bot: Bot, gpt: str, adapter: Path | None, data_dir: Path | None) -> Bot:
-    """A copy of ``bot`` whose GPT ``gpt`` runs with ``adapter`` (None: the bare model) and whose
-    data directory is ``data_dir`` (where a classifier head would be found)."""
+def variant(bot: Bot, gpt: str, adapter: Path | None, home: Path | None) -> Bot:
+    """A copy of ``bot`` whose GPT ``gpt`` runs with ``adapter`` (None: the bare model) and with
+    ``home`` as data directory (where its classifier head is looked for; see :func:`home_with`)."""
     loaded = bot.gpt(gpt)
     spec = loaded.spec
     if spec.model.provider == "local":
@@ -42,8 +42,28 @@ def variant(bot: Bot, gpt: str, adapter: Path | None, data_dir: Path | None) -> 
     other = copy.copy(bot)
     gpts = {**bot.catalog.gpts, gpt: dataclasses.replace(loaded, spec=spec)}
     other.catalog = dataclasses.replace(bot.catalog, gpts=gpts)
-    other.data_dir = data_dir
+    other.data_dir = home
+    for name in ("_runtimes", "_validated"):  # per-GPT state made from the catalog: made anew
+        if isinstance(getattr(bot, name, None), dict):
+            setattr(other, name, {})
     return other
+
+
+def home_with(scratch: Path, data_dir: Path | None, head: Path | None = None) -> Path:
+    """A data directory that is ``data_dir`` (models' F16 copies, knowledge indexes...) except for
+    classifier heads: only ``head`` (a head folder) or none. Made of links, in ``scratch``."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    if data_dir is not None and data_dir.is_dir():
+        for entry in data_dir.iterdir():
+            link = scratch / entry.name
+            if entry.name not in ("heads", "adapters") and not link.exists():
+                link.symlink_to(entry.resolve(), target_is_directory=entry.is_dir())
+    if head is not None:
+        (scratch / "heads").mkdir(exist_ok=True)
+        link = scratch / "heads" / head.name
+        if not link.exists():
+            link.symlink_to(head.resolve(), target_is_directory=True)
+    return scratch
 
 
 async def score(bot: Bot, gpt: str, rows: Sequence[Row]) -> dict[str, Any]:

@@ -195,7 +195,10 @@ def finetune_local(bot: Bot, plan: Plan, data_dir: Path, hooks: Hooks | None = N
     metric = heldout.primary_metric(target)
     base = model_path(bot, plan.gpt)
     current = _current_adapter(bot, plan.gpt, data_dir, base)
-    with _exclusive(workdir(plan.gpt)), tempfile.TemporaryDirectory(prefix="botkit-ft-") as tmp:
+    with (
+        _exclusive(workdir(data_dir, plan.gpt)),
+        tempfile.TemporaryDirectory(prefix="botkit-ft-") as tmp,
+    ):
         scratch = Path(tmp)
         hooks.phase(f"scoring {plan.gpt} as it is on {len(held)} held-out rows")
         before = heldout.score_sync(
@@ -210,7 +213,7 @@ def finetune_local(bot: Bot, plan: Plan, data_dir: Path, hooks: Hooks | None = N
                 )
             else:
                 made["lora"], results["lora"] = _try_lora(
-                    bot, plan, target, train, held, scratch, base, hooks
+                    bot, plan, target, train, held, scratch, base, data_dir, hooks
                 )
         best = max(results, key=lambda m: _value(results[m], metric))
         gain = _value(results[best], metric) - _value(before, metric)
@@ -230,9 +233,9 @@ def finetune_local(bot: Bot, plan: Plan, data_dir: Path, hooks: Hooks | None = N
                 "behaviour (try more data, --epochs or --lr)"
             )
         if "lora" in results:
-            shutil.rmtree(_lora_workdir(plan, made["lora"]["key"]), ignore_errors=True)
+            shutil.rmtree(_lora_workdir(data_dir, plan, made["lora"]["key"]), ignore_errors=True)
     report = Report(plan.gpt, metric, before, results, kept, message, len(train), len(held), notes)
-    path = workdir(plan.gpt) / REPORT_FILE
+    path = workdir(data_dir, plan.gpt) / REPORT_FILE
     report.path = str(path)
     atomic_write_text(path, json.dumps(asdict(report), indent=2, default=str) + "\n")
     return report
@@ -283,8 +286,9 @@ def _try_head(
         [r.answer for r in train],
         spec.model_dump(mode="json"),
     )
-    home = scratch / "head-home"
-    local_head.save(head, local_head.head_dir(home, plan.gpt))
+    folder = scratch / "head" / plan.gpt
+    local_head.save(head, folder)
+    home = heldout.home_with(scratch / "head-home", bot.data_dir, folder)
     hooks.phase(f"scoring the head on {len(held)} held-out rows")
     current = bot.gpt(plan.gpt).spec.model.adapter
     other = heldout.variant(bot, plan.gpt, Path(current) if current else None, home)
@@ -293,8 +297,8 @@ def _try_head(
     return head, metrics
 
 
-def _lora_workdir(plan: Plan, key: str) -> Path:
-    return workdir(plan.gpt) / "lora" / key
+def _lora_workdir(data_dir: Path, plan: Plan, key: str) -> Path:
+    return workdir(data_dir, plan.gpt) / "lora" / key
 
 
 def _try_lora(
@@ -305,6 +309,7 @@ def _try_lora(
     held: list[Row],
     scratch: Path,
     base: Path | None,
+    data_dir: Path,
     hooks: Hooks,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     from botkit.finetune.lora import base as lora_base
@@ -321,7 +326,7 @@ def _try_lora(
     base_hash = lora_base.file_hash(base)
     data_hash = lora_data.data_hash(train)
     key = hashlib.sha256(f"{data_hash}:{base_hash}:{settings.key()}".encode()).hexdigest()[:16]
-    work = _lora_workdir(plan, key)
+    work = _lora_workdir(data_dir, plan, key)
     threads = lora_base.set_threads()
     hooks.phase(f"loading {base.name} for training ({threads} threads)")
     loaded = time.perf_counter()
@@ -342,7 +347,8 @@ def _try_lora(
     )
     del model, result.model
     hooks.phase(f"scoring the LoRA fine-tune on {len(held)} held-out rows")
-    metrics = heldout.score_sync(heldout.variant(bot, plan.gpt, adapter, None), plan.gpt, held)
+    home = heldout.home_with(scratch / "lora-home", bot.data_dir)
+    metrics = heldout.score_sync(heldout.variant(bot, plan.gpt, adapter, home), plan.gpt, held)
     made = {
         "key": key,
         "adapter": adapter,

@@ -11,13 +11,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from botkit.cli.context import CLIContext, pass_context
 from botkit.errors import BotkitError
 from botkit.terminal import err, show_rows, warn
 
 Command = Callable[..., Any]
 
 if TYPE_CHECKING:
-    from botkit.cli import Settings
     from botkit.core.bot import Bot
     from botkit.knowledge.base import KnowledgeBase
     from botkit.knowledge.index import IndexReport
@@ -32,7 +32,7 @@ def _selected(bot: Bot, gpt: str | None, every: bool) -> list[tuple[str, Knowled
     if gpt and every:
         raise click.UsageError("give --gpt NAME or --all, not both")
     if gpt:
-        kb = bot.knowledge(gpt)
+        kb = bot.runtime_now(gpt).knowledge
         if kb is None:
             raise BotkitError(
                 f"GPT {gpt!r} has no knowledge sources (add knowledge: {{sources: [...]}})"
@@ -40,7 +40,11 @@ def _selected(bot: Bot, gpt: str | None, every: bool) -> list[tuple[str, Knowled
         return [(gpt, kb)]
     if not every:
         raise click.UsageError("say which GPT: --gpt NAME, or --all")
-    found = [(name, kb) for name in bot.catalog.gpts if (kb := bot.knowledge(name)) is not None]
+    found = [
+        (name, kb)
+        for name in bot.catalog.gpts
+        if (kb := bot.runtime_now(name).knowledge) is not None
+    ]
     if not found:
         raise BotkitError("no GPT has knowledge sources")
     return found
@@ -60,10 +64,10 @@ def _which(action: str) -> Callable[[Command], Command]:
 
 @knowledge.command()
 @_which("Index")
-@click.pass_obj
-def index(settings: Settings, gpt: str | None, every: bool) -> None:
+@pass_context
+def index(ctx: CLIContext, gpt: str | None, every: bool) -> None:
     """Index what changed since the last run (a new or changed setting rebuilds)."""
-    bot = settings.bot()
+    bot = ctx.bot(conversations=False)
     for name, kb in _selected(bot, gpt, every):
         report = _index_with_progress(name, kb)
         for warning in report.warnings:
@@ -109,12 +113,12 @@ def _index_with_progress(name: str, kb: KnowledgeBase) -> IndexReport:
 @click.option("--mode", type=click.Choice(["hybrid", "vector", "bm25"]), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.argument("query")
-@click.pass_obj
+@pass_context
 def search(
-    settings: Settings, gpt: str, top_k: int | None, mode: str | None, as_json: bool, query: str
+    ctx: CLIContext, gpt: str, top_k: int | None, mode: str | None, as_json: bool, query: str
 ) -> None:
     """Show the passages a question retrieves, with their scores and sources."""
-    bot = settings.bot()
+    bot = ctx.bot(conversations=False)
     ((_, kb),) = _selected(bot, gpt, False)
     passages = kb.search_fresh(query, top_k=top_k, mode=mode, min_score=0.0)
     if as_json:
@@ -133,20 +137,20 @@ def search(
 
 @knowledge.command()
 @click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
-def stats(settings: Settings, as_json: bool) -> None:
+@pass_context
+def stats(ctx: CLIContext, as_json: bool) -> None:
     """Files and chunks indexed for each GPT with knowledge."""
-    bot = settings.bot()
+    bot = ctx.bot(conversations=False)
     rows = [kb.stats() | {"stale": kb.index.stale()} for _, kb in _selected(bot, None, True)]
     show_rows(rows, ["gpt", "files", "chunks", "embedder", "store", "stale"], as_json)
 
 
 @knowledge.command()
 @_which("Delete the index")
-@click.pass_obj
-def clear(settings: Settings, gpt: str | None, every: bool) -> None:
+@pass_context
+def clear(ctx: CLIContext, gpt: str | None, every: bool) -> None:
     """Delete the index (the documents themselves are not touched)."""
-    bot = settings.bot()
+    bot = ctx.bot(conversations=False)
     for name, kb in _selected(bot, gpt, every):
         kb.clear()
         click.echo(f"{name}: index cleared")

@@ -13,6 +13,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from botkit.cli.context import CLIContext, pass_context
 from botkit.errors import BotkitError, ModelUnreachable
 from botkit.evaluation.data import DataError
 from botkit.finetune import FineTuneError, default_training_file
@@ -23,7 +24,6 @@ from botkit.terminal import warn
 if TYPE_CHECKING:
     from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
 
-    from botkit.cli import Settings
     from botkit.core.bot import Bot
     from botkit.finetune.jobs import Hyperparameters
     from botkit.loader import LoadedGPT
@@ -75,9 +75,9 @@ def finetune() -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Where to write (default: the GPT's folder in the botkit data directory).",
 )
-@click.pass_obj
+@pass_context
 def prepare(
-    settings: Settings,
+    ctx: CLIContext,
     gpt_name: str,
     data_files: tuple[Path, ...],
     input_field: str | None,
@@ -89,8 +89,8 @@ def prepare(
 
     One row per example: the GPT's instructions, the user turn, the answer to learn.
     """
-    spec = _gpt(settings, gpt_name).spec
-    out = out or default_training_file(gpt_name)
+    spec = _gpt(ctx, gpt_name).spec
+    out = out or default_training_file(ctx.settings.data_dir, gpt_name)
     rows = training_rows(spec, data_files, not no_examples, input_field, expected_field)
     count = write_rows(rows, out)
     click.echo(f"wrote {count} example(s) to {out}")
@@ -104,9 +104,9 @@ def prepare(
 @MAX_TOKENS_OPTION
 @click.option("--epochs", type=click.IntRange(1, 50), help="For the estimate (default: auto).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.pass_obj
+@pass_context
 def validate_command(
-    settings: Settings,
+    ctx: CLIContext,
     file: Path | None,
     gpt_name: str | None,
     model: str | None,
@@ -122,10 +122,10 @@ def validate_command(
         raise click.UsageError("give a FILE, or --gpt NAME for the data prepared for that GPT")
     window = None
     if gpt_name is not None:
-        spec = _gpt(settings, gpt_name).spec
+        spec = _gpt(ctx, gpt_name).spec
         window = None if model else spec.model.context_window
         model = model or spec.model.name
-    path = file or default_training_file(str(gpt_name))
+    path = file or default_training_file(ctx.settings.data_dir, str(gpt_name))
     limit = max_tokens or token_limit(model or "", window)
     report = validate_file(path, limit, epochs)
     _show_report(report, as_json)
@@ -152,9 +152,9 @@ def validate_command(
 @click.option("--follow", "then_follow", is_flag=True, help="Then follow the job until it ends.")
 @INTERVAL_OPTION
 @RETRIES_OPTION
-@click.pass_obj
+@pass_context
 def start(
-    settings: Settings,
+    ctx: CLIContext,
     gpt_name: str,
     file: Path | None,
     base_model: str | None,
@@ -172,10 +172,10 @@ def start(
 
     if suffix is not None and not 0 < len(suffix) <= 64:
         raise click.BadParameter("must be 1 to 64 characters", param_hint="--suffix")
-    loaded = _gpt(settings, gpt_name)
+    loaded = _gpt(ctx, gpt_name)
     spec = _openai_model(loaded)
     base = base_model or spec.name
-    path = file or default_training_file(gpt_name)
+    path = file or default_training_file(ctx.settings.data_dir, gpt_name)
     if file is None and not path.is_file():
         raise FineTuneError(
             f"no training data for {gpt_name!r}: run `botkit finetune prepare --gpt {gpt_name}`"
@@ -186,7 +186,7 @@ def start(
     report.raise_for_errors()
     hyper = Hyperparameters(epochs, batch_size, learning_rate_multiplier)
     file_id, job = asyncio.run(_start(spec, path, base, hyper, suffix))
-    JobRecord(gpt_name, job.id, base, file_id, str(path.absolute())).save()
+    JobRecord(gpt_name, job.id, base, file_id, str(path.absolute())).save(ctx.settings.data_dir)
     click.echo(f"started fine-tuning job {job.id}: {base} on {report.examples} examples")
     if then_follow:
         _follow(loaded, job.id, interval, retries)
@@ -199,16 +199,14 @@ def start(
 @JOB_OPTION
 @click.option("--events", "count", type=click.IntRange(0, 100), default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the job and its events as JSON.")
-@click.pass_obj
-def status(
-    settings: Settings, gpt_name: str, job_id: str | None, count: int, as_json: bool
-) -> None:
+@pass_context
+def status(ctx: CLIContext, gpt_name: str, job_id: str | None, count: int, as_json: bool) -> None:
     """Show the job and its latest events.
 
     A job that has succeeded has its model recorded for the GPT.
     """
-    loaded = _gpt(settings, gpt_name)
-    job, events = asyncio.run(_status(_openai_model(loaded), _job_id(gpt_name, job_id), count))
+    loaded = _gpt(ctx, gpt_name)
+    job, events = asyncio.run(_status(_openai_model(loaded), _job_id(ctx, gpt_name, job_id), count))
     if as_json:
         dump = {"job": job.model_dump(mode="json"), "events": [e.model_dump() for e in events]}
         click.echo(json.dumps(dump, indent=2))
@@ -224,29 +222,29 @@ def status(
 @JOB_OPTION
 @INTERVAL_OPTION
 @RETRIES_OPTION
-@click.pass_obj
+@pass_context
 def follow_command(
-    settings: Settings, gpt_name: str, job_id: str | None, interval: float, retries: int
+    ctx: CLIContext, gpt_name: str, job_id: str | None, interval: float, retries: int
 ) -> None:
     """Follow the job's events until it ends; then use its model."""
-    _follow(_gpt(settings, gpt_name), _job_id(gpt_name, job_id), interval, retries)
+    _follow(_gpt(ctx, gpt_name), _job_id(ctx, gpt_name, job_id), interval, retries)
 
 
 @finetune.command()
 @GPT_OPTION
 @JOB_OPTION
-@click.pass_obj
-def cancel(settings: Settings, gpt_name: str, job_id: str | None) -> None:
+@pass_context
+def cancel(ctx: CLIContext, gpt_name: str, job_id: str | None) -> None:
     """Cancel the job."""
-    job = asyncio.run(_cancel(_openai_model(_gpt(settings, gpt_name)), _job_id(gpt_name, job_id)))
+    job = asyncio.run(_cancel(_openai_model(_gpt(ctx, gpt_name)), _job_id(ctx, gpt_name, job_id)))
     click.echo(f"job {job.id}: {job.status}")
 
 
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def _gpt(settings: Settings, name: str) -> LoadedGPT:
-    return settings.bot().gpt(name)
+def _gpt(ctx: CLIContext, name: str) -> LoadedGPT:
+    return ctx.bot(conversations=False).gpt(name)
 
 
 def _openai_model(loaded: LoadedGPT) -> ModelSpec:
@@ -261,10 +259,10 @@ def _openai_model(loaded: LoadedGPT) -> ModelSpec:
     return model
 
 
-def _job_id(gpt: str, given: str | None) -> str:
+def _job_id(ctx: CLIContext, gpt: str, given: str | None) -> str:
     from botkit.finetune.jobs import JobRecord
 
-    return given or JobRecord.load(gpt).job_id
+    return given or JobRecord.load(ctx.settings.data_dir, gpt).job_id
 
 
 async def _start(
@@ -446,9 +444,9 @@ def _show_report(report: Report, as_json: bool) -> None:
     is_flag=True,
     help="Delete the GPT's local fine-tunes instead (both, or --method's).",
 )
-@click.pass_obj
+@pass_context
 def local(
-    settings: Settings,
+    ctx: CLIContext,
     gpt_name: str,
     data_path: Path | None,
     method: str,
@@ -472,16 +470,16 @@ def local(
     from botkit.evaluation.runner import evaluation_target
     from botkit.finetune import local_head
     from botkit.finetune.lora import pipeline, store
-    from botkit.settings import data_dir
 
-    bot = settings.bot()
+    bot = ctx.bot(conversations=False)
     target = evaluation_target(bot, gpt_name)
+    home = ctx.settings.data_dir
     if remove:
         removed = []
-        if method in ("auto", "head") and local_head.head_dir(data_dir(), gpt_name).exists():
-            shutil.rmtree(local_head.head_dir(data_dir(), gpt_name), ignore_errors=True)
+        if method in ("auto", "head") and local_head.head_dir(home, gpt_name).exists():
+            shutil.rmtree(local_head.head_dir(home, gpt_name), ignore_errors=True)
             removed.append("trained head")
-        if method in ("auto", "lora") and store.remove(data_dir(), gpt_name):
+        if method in ("auto", "lora") and store.remove(home, gpt_name):
             removed.append("LoRA adapter")
         click.echo(
             f"removed the {' and the '.join(removed)} of {gpt_name}"
@@ -493,7 +491,7 @@ def local(
         raise click.UsageError("give the labeled data with --data FILE")
     local_model = pipeline.model_path(bot, gpt_name) is not None
     if eval_path is None and (method == "head" or (method == "auto" and not local_model)):
-        _classic_head(bot, target, gpt_name, data_path, input_field, expected_field)
+        _classic_head(bot, target, home, gpt_name, data_path, input_field, expected_field)
         return
     from botkit.finetune.lora.train import Settings as LoraSettings
 
@@ -510,7 +508,7 @@ def local(
     plan = pipeline.Plan(
         gpt_name, data_path, eval_path, input_field, expected_field, method, lora_settings
     )
-    report = _run_local(bot, plan, data_dir())
+    report = _run_local(bot, plan, home)
     for note in report.notes:
         click.echo(note)
     _show_local_report(report)
@@ -607,6 +605,7 @@ def _fmt(value: float | None) -> str:
 def _classic_head(
     bot: Bot,
     target: Any,
+    home: Path,
     gpt_name: str,
     data_path: Path,
     input_field: str | None,
@@ -615,9 +614,8 @@ def _classic_head(
     """Train a classifier head on every row and keep it (no held-out comparison)."""
     from botkit.evaluation.data import read_examples
     from botkit.finetune import local_head
-    from botkit.settings import data_dir
 
-    folder = local_head.head_dir(data_dir(), gpt_name)
+    folder = local_head.head_dir(home, gpt_name)
     if target.kind != "classification" or target.options is None:
         raise FineTuneError(
             f"GPT {gpt_name!r} is not a classification or sentiment GPT; a local head only helps "
@@ -651,13 +649,13 @@ def _classic_head(
 
 @finetune.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
-def list_command(as_json: bool) -> None:
+@pass_context
+def list_command(ctx: CLIContext, as_json: bool) -> None:
     """List the GPTs' local fine-tunes (LoRA adapters and classifier heads)."""
     from botkit.finetune import local_head
     from botkit.finetune.lora import store
-    from botkit.settings import data_dir
 
-    home = data_dir()
+    home = ctx.settings.data_dir
     items = []
     for gpt, folder, info in store.adapters(home):
         before = info.get("metrics", {}).get("before", {})
@@ -727,7 +725,8 @@ def list_command(as_json: bool) -> None:
     help="F16 or Q8_0 (written by botkit), or another llama.cpp type (Q4_K_M, Q4_1...), "
     "refused if it erases the fine-tune.",
 )
-def export_command(gpt_name: str, out: Path, qtype: str) -> None:
+@pass_context
+def export_command(ctx: CLIContext, gpt_name: str, out: Path, qtype: str) -> None:
     """Write the GPT's model with its LoRA adapter merged in, as one standalone GGUF."""
     from botkit.finetune.lora import pipeline
 
@@ -735,10 +734,11 @@ def export_command(gpt_name: str, out: Path, qtype: str) -> None:
     if problem:
         raise FineTuneError(problem.replace("LoRA training", "exporting"))
     from botkit.finetune.lora.export import export
-    from botkit.settings import data_dir
 
     console = Console(stderr=True)
-    check = export(data_dir(), gpt_name, out, qtype, lambda t: console.print(f"[dim]{t}...[/dim]"))
+    check = export(
+        ctx.settings.data_dir, gpt_name, out, qtype, lambda t: console.print(f"[dim]{t}...[/dim]")
+    )
     click.echo(f"wrote {out} ({out.stat().st_size / 2**20:.0f} MiB, {qtype.upper()})")
     if check is not None:
         click.echo(

@@ -6,10 +6,11 @@ import json
 import shutil
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
+from botkit.cli.context import CLIContext, pass_context
 from botkit.core.bot import Bot
 from botkit.errors import BotkitError, InputError
 from botkit.evaluation.compare import compare as compare_runs
@@ -17,27 +18,12 @@ from botkit.evaluation.report_terminal import show_comparison, show_records, sho
 from botkit.evaluation.runner import RunSettings, evaluation_target
 from botkit.evaluation.session import EvalRequest, evaluate, mistakes
 from botkit.evaluation.store import Run, RunStore
-from botkit.loader import load_catalog
-from botkit.plugins import load_registry
-from botkit.settings import data_dir
 from botkit.spec import EvalSpec
 from botkit.terminal import error, warn
 
-if TYPE_CHECKING:
-    from botkit.cli import Settings
 
-
-def _store() -> RunStore:
-    return RunStore(data_dir() / "evals")
-
-
-def _bot(settings: Settings) -> Bot:
-    """A bot without conversation storage: every example is a fresh conversation, none is kept."""
-    registry = load_registry(settings.all_plugin_dirs)
-    for failure in registry.failures:
-        warn(f"plugin {failure.plugin} {failure.error}")
-    catalog = load_catalog(settings.config_dir, registry.providers.keys(), registry.tasks)
-    return Bot(catalog, registry, None, data_dir())
+def _store(ctx: CLIContext) -> RunStore:
+    return RunStore(ctx.settings.data_dir / "evals")
 
 
 @click.group("eval", invoke_without_command=True)
@@ -110,20 +96,21 @@ def eval_group(
     """
     if ctx.invoked_subcommand is not None:
         return
-    settings: Settings = ctx.obj
+    cli: CLIContext = ctx.obj
+    settings = cli.settings
     if run_all == bool(gpt_name):
         raise click.UsageError("give --gpt NAME (with --data FILE or an evals: section) or --all")
     if run_all and data is not None:
         raise click.UsageError("--all runs each GPT's evals: section; --data goes with --gpt NAME")
     if bool(rubric) != bool(grader_name):
         raise click.UsageError("--rubric and --grader go together")
-    bot = _bot(settings)
+    bot = cli.bot(conversations=False)  # every example is a fresh conversation: none is kept
     run_settings = RunSettings(concurrency, rubric, bot.gpt(grader_name) if grader_name else None)
     base = EvalRequest(
         Path(), input_field, expected_field, limit, seed, not no_cache, settings=run_settings
     )
     if gpt_name and data is not None:
-        run = _evaluate(bot, gpt_name, data, base)
+        run = _evaluate(cli, bot, gpt_name, data, base)
         _output([run], as_json, html_path)
         sys.exit(0 if run.info.get("passed", True) else 1)
     names = (
@@ -144,7 +131,7 @@ def eval_group(
         for entry in loaded.spec.evals:
             request = _from_spec(base, entry, loaded.path, bot.project_dir)
             try:
-                runs.append(_evaluate(bot, name, request.data, request))
+                runs.append(_evaluate(cli, bot, name, request.data, request))
             except BotkitError as exc:  # one broken data set is reported; the others still run
                 error(f"{name}: {exc}")
                 broken += 1
@@ -179,14 +166,14 @@ def _from_spec(
     )
 
 
-def _evaluate(bot: Bot, name: str, data: Path, base: EvalRequest) -> Run:
+def _evaluate(cli: CLIContext, bot: Bot, name: str, data: Path, base: EvalRequest) -> Run:
     target = evaluation_target(bot, name)
     request = EvalRequest(
         data, base.input_field, base.expected_field, base.limit, base.seed, base.use_cache,
         base.thresholds, base.settings,
     )  # fmt: skip
     try:
-        run = evaluate(bot, target, request, _store())
+        run = evaluate(bot, target, request, _store(cli))
     except KeyboardInterrupt:
         click.echo("interrupted: what was done is cached; run the same command to resume", err=True)
         raise
@@ -223,12 +210,13 @@ def _output(runs: list[Run], as_json: bool, html_path: Path | None) -> None:
     help="Most examples listed.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def show(run_id: str, errors: bool, limit: int, as_json: bool) -> None:
+@pass_context
+def show(ctx: CLIContext, run_id: str, errors: bool, limit: int, as_json: bool) -> None:
     """A stored run: its metrics, and with --errors the examples it got wrong or failed on.
 
     RUN is a run id (or its start), a GPT name (its latest run) or `last`.
     """
-    run = _store().get(run_id)
+    run = _store(ctx).get(run_id)
     records = list(_take(mistakes(run) if errors else run.predictions(), limit))
     if as_json:
         click.echo(json.dumps({**run.info, "examples": records}, indent=2, ensure_ascii=False))
@@ -250,9 +238,10 @@ def _take(records: Any, count: int) -> Any:
 @click.argument("run_a", metavar="RUN_A")
 @click.argument("run_b", metavar="RUN_B")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def compare(run_a: str, run_b: str, as_json: bool) -> None:
+@pass_context
+def compare(ctx: CLIContext, run_a: str, run_b: str, as_json: bool) -> None:
     """Two runs side by side: deltas per metric and per label (B minus A)."""
-    store = _store()
+    store = _store(ctx)
     a, b = store.get(run_a), store.get(run_b)
     result = compare_runs(a.info, b.info)
     if as_json:
@@ -265,9 +254,10 @@ def compare(run_a: str, run_b: str, as_json: bool) -> None:
 
 @eval_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def list_runs(as_json: bool) -> None:
+@pass_context
+def list_runs(ctx: CLIContext, as_json: bool) -> None:
     """The stored runs, oldest first."""
-    infos = [r.info for r in _store().runs()]
+    infos = [r.info for r in _store(ctx).runs()]
     if as_json:
         click.echo(json.dumps(infos, indent=2))
     elif not infos:

@@ -1,0 +1,1 @@
+"""Deployment files (``configs/bots/*.yaml``): which surfaces serve which GPTs, to whom."""

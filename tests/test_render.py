@@ -1,0 +1,31 @@
+"""What users and models write is shown as text on every platform, never as markup or a ping."""
+
+from __future__ import annotations
+
+from botkit.render import discord_embed, discord_escape, slack_blocks, slack_escape
+from botkit.tasks import TaskResult
+
+
+class Echo(TaskResult):
+    prose = True
+    said: str
+
+    def text(self) -> str:
+        return self.said
+
+
+def test_slack_text_cannot_ping_or_link() -> None:
+    assert slack_escape("<!channel> & <@U1> <https://x|y>") == (
+        "&lt;!channel&gt; &amp; &lt;@U1&gt; &lt;https://x|y&gt;"
+    )
+    blocks = slack_blocks("echo", Echo(said="Réunion <!channel> à 10h"))
+    shown = str(blocks)
+    assert "<!channel>" not in shown and "&lt;!channel&gt;" in shown
+
+
+def test_discord_text_cannot_ping_or_format() -> None:
+    escaped = discord_escape("@everyone look *here* <@123> <@&9> [x](https://evil)")
+    assert "@everyone" not in escaped and "<@123>" not in escaped and "<@&9>" not in escaped
+    assert "\\*here\\*" in escaped and "\\[x\\]" in escaped
+    embed = discord_embed("echo", Echo(said="@here tous au bureau"))
+    assert "@here" not in str(embed)
