@@ -427,3 +427,20 @@ def test_list_export_and_remove(trained: dict[str, Any], tmp_path: Path) -> None
     removed = run_botkit(*args, "finetune", "local", "--gpt", "mood", "--remove", env=env)
     assert "removed the LoRA adapter of mood" in removed.stdout
     assert store.adapter_for(home, "mood") is None
+
+
+def test_botkit_imports_without_the_training_stack() -> None:
+    """A plain install (no `train` extra) imports everything, and says what LoRA needs."""
+    code = (
+        "import sys\n"
+        "for m in ('torch', 'transformers', 'peft', 'gguf'): sys.modules[m] = None\n"
+        "import botkit.cli.finetune, botkit.finetune.lora.pipeline, botkit.finetune.lora.export\n"
+        "from botkit.finetune.lora.pipeline import training_available\n"
+        "print(training_available())\n"
+    )
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert "pip install 'botkit[train]'" in done.stdout
