@@ -444,3 +444,22 @@ def test_botkit_imports_without_the_training_stack() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert "pip install 'botkit[train]'" in done.stdout
+
+
+@pytest.mark.train
+def test_the_command_trains_shows_progress_and_reports(config_dir: Path, tmp_path: Path) -> None:
+    need("torch")
+    mood_bot(config_dir, tmp_path / "unused")
+    data = write_jsonl(tmp_path / "rows.jsonl", swapped_rows())
+    result = run_botkit(
+        "--config-dir", str(config_dir), "--plugins-dir", str(PLUGINS), "finetune", "local",
+        "--gpt", "mood", "--data", str(data), "--method", "lora", "--max-steps", "2",
+        "--batch-size", "4", timeout=900,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "training LoRA (rank 8) on 22 rows: 2 steps of 4" in result.stderr
+    assert "2/2" in result.stderr and "s/step" in result.stderr  # the progress bar
+    assert "as it was" in result.stdout and "lora" in result.stdout
+    assert ("kept the lora fine-tune" in result.stdout) or ("not kept:" in result.stdout)
+    report = Path(os.environ["BOTKIT_HOME"]) / "finetune" / "mood" / "local-report.json"
+    assert json.loads(report.read_text(encoding="utf-8"))["candidates"]["lora"]["examples"] == 4
