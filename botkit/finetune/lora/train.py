@@ -46,6 +46,8 @@ CHECKPOINT_EVERY = 60.0
 #: A prompt start shared by every sequence is run once per batch when it is at least this long.
 MIN_SHARED_PREFIX = 8
 CHECKPOINT = "checkpoint.pt"
+#: Sequence widths are padded to a multiple of this.
+PAD_TO = 16
 
 
 @dataclass(frozen=True)
@@ -268,7 +270,8 @@ def _loss(inner: Any, micro: list[Tokens], prefix: Any, prefix_len: int) -> Any:
     import torch
 
     rows = [list(s.context[prefix_len:]) + list(s.answer) for s in micro]
-    width = max(len(r) for r in rows)
+    # widths rounded up: fewer distinct shapes, each of which the CPU kernels prepare anew
+    width = -(-max(len(r) for r in rows) // PAD_TO) * PAD_TO
     ids = torch.zeros((len(rows), width), dtype=torch.long)
     positions_b, positions_t, targets = [], [], []
     for b, (row, s) in enumerate(zip(rows, micro, strict=True)):
