@@ -43,6 +43,11 @@ from botkit.spec import GPTSpec, ModelSpec  # noqa: E402
 from botkit.tasks import TaskRequest  # noqa: E402
 from botkit.testing import StubOpenAI  # noqa: E402
 
+#: The out-of-scope gate chosen inside the training files (``--tune``): recall 0.89 at in-scope
+#: accuracy 0.885 on clinc150_oos_train and a held-out fifth of clinc150_train (the most margin
+#: over both targets).
+OOS_SIMILARITY = 0.42
+
 
 def rows(name: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (DATA / name).open()]
@@ -117,14 +122,33 @@ async def sentiment(bot: Bot, n: int, seeds: int) -> None:
     print("   target: accuracy >= 0.80; >= 10 texts/s likelihood, >= 50 texts/s embeddings")
 
 
-async def intents(bot: Bot, n: int) -> None:
+def clinc_split(tune: bool, n: int) -> tuple[list[dict[str, Any]], ...]:
+    """(label examples, in-scope test rows, out-of-scope rows). ``tune``: inside the training
+    files only (80 examples an intent as labels, the other 20 as test; clinc150_oos_train), which
+    is where the method and the out-of-scope threshold were chosen; else clinc150_train as
+    examples, clinc150_val and clinc150_oos_val to report."""
     train = rows("clinc150_train.jsonl")
-    test = (
-        random.Random(0).sample(rows("clinc150_val.jsonl"), n)
-        if n < 3000
-        else rows("clinc150_val.jsonl")
-    )
-    oos = rows("clinc150_oos_val.jsonl")
+    if tune:
+        rng = random.Random(0)
+        by_label: dict[str, list[dict[str, Any]]] = {}
+        for r in train:
+            by_label.setdefault(r["label"], []).append(r)
+        examples, test = [], []
+        for label_rows in by_label.values():
+            shuffled = label_rows[:]
+            rng.shuffle(shuffled)
+            examples += shuffled[20:]
+            test += shuffled[:20]
+        oos = rows("clinc150_oos_train.jsonl")
+    else:
+        examples, test, oos = train, rows("clinc150_val.jsonl"), rows("clinc150_oos_val.jsonl")
+    if n < len(test):
+        test = random.Random(0).sample(test, n)
+    return examples, test, oos
+
+
+async def intents(bot: Bot, n: int, tune: bool = False) -> None:
+    train, test, oos = clinc_split(tune, n)
     examples: dict[str, list[str]] = {}
     for r in train:
         examples.setdefault(r["label"], []).append(r["text"])
@@ -135,14 +159,17 @@ async def intents(bot: Bot, n: int) -> None:
     options = {"labels": labels, "method": "embeddings"}
     results, rate = await classify_all(bot, "classification", options, [r["text"] for r in test])
     gold = [r["label"] for r in test]
-    print(f"CLINC150 ({len(test)} queries of clinc150_val, 150 intents, 100 examples each)")
+    where = "held-out fifth of clinc150_train" if tune else "clinc150_val"
+    print(f"CLINC150 ({len(test)} queries of {where}, 150 intents, "
+          f"{len(train) // 150} examples each)")  # fmt: skip
     print(line("majority class", gold, [Counter(gold).most_common(1)[0][0]] * len(gold)))
-    print(line("label centroids, WordLlama+TF-IDF", gold, [r.label for r in results], rate))
-    print("   target: accuracy >= 0.88")
-    print(f'   "none of these" ({len(oos)} out-of-scope queries of clinc150_oos_val):')
+    print(line("nearest examples + TF-IDF", gold, [r.label for r in results], rate))
+    print("   target: accuracy >= 0.90")
+    print(f'   "none of these" ({len(oos)} out-of-scope queries of '
+          f'{"clinc150_oos_train" if tune else "clinc150_oos_val"}):')  # fmt: skip
     for gate, thresholds in (
-        ("min_confidence", (0.1, 0.2, 0.3)),
-        ("min_similarity", (0.3, 0.4, 0.5)),
+        ("min_confidence", (0.2, 0.3, 0.4)),
+        ("min_similarity", (0.40, OOS_SIMILARITY, 0.44)),
     ):
         for threshold in thresholds:
             options = {**options, "none_label": "oos", "min_confidence": 0, "min_similarity": -1}
@@ -157,6 +184,7 @@ async def intents(bot: Bot, n: int) -> None:
                 f"     {gate} {threshold:.2f}: out-of-scope recall {recall:.3f}, "
                 f"in-scope accuracy {in_scope:.3f}"
             )
+    print("   target: out-of-scope recall >= 0.85 at in-scope accuracy >= 0.85")
 
 
 async def translate_all(bot: Bot, spec: GPTSpec, pairs: list[dict[str, Any]]) -> list[str]:
@@ -209,13 +237,16 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer texts and seeds")
     parser.add_argument("--only", choices=["sentiment", "intents", "translation"])
+    parser.add_argument(
+        "--tune", action="store_true", help="CLINC150 inside its training files (where tuned)"
+    )
     args = parser.parse_args()
     bot = Bot.from_config(REPO / "configs", None, (REPO / "plugins",))
     try:
         if args.only in (None, "sentiment"):
             await sentiment(bot, 200 if args.quick else 1000, 1 if args.quick else 5)
         if args.only in (None, "intents"):
-            await intents(bot, 600 if args.quick else 3000)
+            await intents(bot, 600 if args.quick else 3000, args.tune)
         if args.only in (None, "translation"):
             await translation(bot, 10 if args.quick else 60)
     finally:

@@ -12,13 +12,20 @@ characters and mentions (``@everyone``, ``<@id>``), which are also never allowed
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from botkit.tasks import TaskResult
+
+if TYPE_CHECKING:
+    from botkit.core.reply import Citation
 
 SLACK_MAX_FIELDS, SLACK_MAX_TEXT = 10, 2000
 DISCORD_MAX_FIELDS, DISCORD_MAX_NAME, DISCORD_MAX_VALUE, DISCORD_MAX_TITLE = 25, 256, 1024, 256
 DISCORD_MAX_TOTAL = 6000
+DISCORD_MAX_DESCRIPTION = 4096
+#: Characters of a source's snippet shown under it in a Discord embed.
+DISCORD_SNIPPET = 160
 #: Discord embed colour: botkit blue.
 DISCORD_COLOUR = 0x3B82F6
 
@@ -80,6 +87,75 @@ def discord_embed(task: str, result: TaskResult) -> dict[str, Any]:
     return {"title": title, "color": DISCORD_COLOUR, "fields": fields, "footer": {"text": footer}}
 
 
+def discord_citations_embed(citations: Sequence[Citation]) -> dict[str, Any]:
+    """The numbered sources of an answer as an embed: ``[1] source > section (p. 3)`` and a short
+    snippet each; sources past Discord's description limit are counted, not shown."""
+    lines: list[str] = []
+    size = 0
+    for n, citation in enumerate(citations):
+        line = f"**[{citation.number}]** {_cut(discord_escape(citation.where), DISCORD_MAX_NAME)}"
+        if citation.snippet:
+            snippet = discord_escape(" ".join(citation.snippet.split()))
+            line += "\n> " + _cut(snippet, DISCORD_SNIPPET)
+        after = len(citations) - n - 1
+        room = len(f"\n… and {after} more") if after else 0  # to say what is left out
+        if size + len(line) + room > DISCORD_MAX_DESCRIPTION:
+            lines.append(f"… and {len(citations) - n} more")
+            break
+        lines.append(line)
+        size += len(line) + 1
+    return {"title": "Sources", "color": DISCORD_COLOUR, "description": "\n".join(lines)}
+
+
 def as_json(task: str, result: TaskResult) -> dict[str, Any]:
     """The result's fields with its task name, for the HTTP API."""
     return {"task": task, "text": result.text(), "result": result.model_dump(mode="json")}
+
+
+_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^\s)]+)\)")
+_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|__(?=\S)(.+?)(?<=\S)__")
+_ITALIC = re.compile(r"(?<![*\w])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![*\w])")
+_HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t]*#*$", re.MULTILINE)
+_STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
+
+
+def markdown_to_mrkdwn(text: str) -> str:
+    """A model's Markdown as Slack's mrkdwn: ``**bold**`` -> ``*bold*``, ``*it*`` -> ``_it_``,
+    headings bold, ``[text](url)`` -> ``<url|text>``; code kept as it is; everything else
+    escaped (so a ``<!channel>`` in the text stays text)."""
+    out = []
+    for n, part in enumerate(re.split(r"(```.*?```|`[^`\n]+`)", text, flags=re.S)):
+        out.append(slack_escape(part) if n % 2 else _prose_to_mrkdwn(part))  # code: escaped only
+    return "".join(out)
+
+
+def _prose_to_mrkdwn(part: str) -> str:
+    links: list[str] = []
+
+    def keep(match: re.Match[str]) -> str:
+        label = match.group(1).replace("|", "¦")
+        links.append(f"<{match.group(2)}|{slack_escape(label)}>")
+        return f"\x00{len(links) - 1}\x00"
+
+    part = slack_escape(_LINK.sub(keep, part))
+    part = _ITALIC.sub(r"_\1_", part)
+    part = _BOLD.sub(lambda m: f"*{m.group(1) or m.group(2)}*", part)
+    part = _HEADING.sub(r"*\1*", part)
+    part = _STRIKE.sub(r"~\1~", part)
+    return re.sub(r"\x00(\d+)\x00", lambda m: links[int(m.group(1))], part)
+
+
+def slack_citations(citations: list[Any]) -> dict[str, Any]:
+    """A context block listing the numbered sources of an answer."""
+    items = [
+        {"type": "mrkdwn", "text": _cut(slack_escape(c.label), SLACK_MAX_TEXT)}
+        for c in citations[:SLACK_MAX_FIELDS]
+    ]
+    return {"type": "context", "elements": items}
+
+
+def discord_citations(citations: list[Any]) -> dict[str, Any]:
+    """An embed listing the numbered sources of an answer (within Discord's limits)."""
+    lines = [discord_escape(c.label) for c in citations]
+    description = _cut("\n".join(lines), 4096)
+    return {"title": "Sources", "color": DISCORD_COLOUR, "description": description}

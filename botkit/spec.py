@@ -193,6 +193,53 @@ class TaskSpec(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+Severity = Literal["off", "warn", "block"]
+
+
+class ModerationSpec(_Strict):
+    """What is checked, and what happens to a flagged message or answer."""
+
+    input: Severity = Field(
+        "off", description="Users' messages: warn (an audit line) or block (refused)."
+    )
+    output: Severity = Field(
+        "off",
+        description="Answers: warn (an audit line) or block (an answer is then shown only once "
+        "checked, not streamed).",
+    )
+    provider: Literal["auto", "openai", "local"] = Field(
+        "auto",
+        description="auto: OpenAI's moderation endpoint for GPTs on OpenAI, else local rules.",
+    )
+    rules: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="More local rules: category -> regular expressions (case-insensitive).",
+    )
+
+
+class SafetySpec(_Strict):
+    """Redaction and moderation. In a GPT file, the fields given override the deployment's."""
+
+    redact: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Replace e-mails, phone, card and IBAN numbers and API keys before text goes to "
+        "a model (auto: for models not on this machine); the user still sees their own text.",
+    )
+    moderation: ModerationSpec = ModerationSpec()
+
+    def over(self, base: SafetySpec) -> SafetySpec:
+        """These settings, with what they leave out taken from ``base``."""
+        if "moderation" in self.model_fields_set and "moderation" in base.model_fields_set:
+            mine = self.moderation.model_dump(exclude_unset=True)
+            moderation = base.moderation.model_copy(update=mine)
+        else:
+            moderation = (
+                self.moderation if "moderation" in self.model_fields_set else base.moderation
+            )
+        redact = self.redact if "redact" in self.model_fields_set else base.redact
+        return SafetySpec(redact=redact, moderation=moderation)
+
+
 class EvalSpec(_Strict):
     """A labeled data set ``botkit eval --all`` runs this GPT on, and the scores it must reach."""
 
@@ -231,6 +278,9 @@ class GPTSpec(_Strict):
     starters: list[str] = Field(default_factory=list, description="Conversation starters.")
     knowledge: KnowledgeSpec | None = None
     task: TaskSpec | None = None
+    safety: SafetySpec | None = Field(
+        None, description="Redaction and moderation (over the deployment file's safety:)."
+    )
     evals: list[EvalSpec] = Field(
         default_factory=list, description="Labeled data sets and thresholds for `botkit eval`."
     )

@@ -9,7 +9,7 @@ returns a typed :class:`TaskResult`, which every surface renders in its own way.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
@@ -68,11 +68,17 @@ def _shown(value: object) -> str:
 
 @dataclass(frozen=True)
 class Command:
-    """A chat command a task offers, e.g. ``Command("sentiment", "<text>", "Tell the sentiment")``."""
+    """A chat command a task offers, e.g. ``Command("sentiment", "<text>", "Tell the sentiment")``.
+
+    ``usage`` names the command's inputs in order (``<language> <text>``: the last one takes the
+    rest of the line); ``choices`` the values an input is expected to take, for surfaces that
+    offer them (Discord shows them as choices or autocomplete), e.g. ``{"language": (...)}``.
+    """
 
     name: str
     usage: str = "<text>"
     help: str = ""
+    choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)

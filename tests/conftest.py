@@ -79,3 +79,56 @@ def unavailable(reason: str) -> None:
     if os.environ.get("BOTKIT_CI"):
         pytest.fail(f"CI must run this test, but {reason}")
     pytest.skip(reason)
+
+
+class RedisServer:
+    """A real redis-server on a free port, in its own folder, durable (appendonly, fsync always),
+    that a test can stop and start again."""
+
+    def __init__(self, folder: Path) -> None:
+        import shutil
+        import socket
+
+        binary = os.environ.get("BOTKIT_REDIS_SERVER") or shutil.which("redis-server")
+        if not binary:
+            unavailable("no redis-server here: apt-get install redis-server")
+        self.binary = str(binary)
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RedisServer:
+        import socket
+        import time
+
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
+             "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Any:
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.stop()

@@ -122,17 +122,15 @@ async def test_unknown_languages_suggest_close_ones(translator: Bot) -> None:
 def test_support_qa_answers_extractively_with_its_source_on_the_embedded_default() -> None:
     result = run_botkit(
         "console", "--gpt", "support-qa",
-        input="How long do refunds take?\nHow long are password reset links valid?\n",
+        input="How long are password reset links valid?\nWhat is the capital of Peru?\n",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     first, second = result.stdout.splitlines()
-    assert first == (
-        "Refunds are issued within 5 business days to the original payment method. "
-        "[1: knowledge/acme/billing/refunds.md > Refunds > How refunds are paid]"
+    # the answer itself, then the sentence it comes from and its source
+    assert first.startswith(
+        '30 minutes: "Password reset links expire after 30 minutes." [1: knowledge/acme/account/'
     )
-    assert second.startswith(
-        "Password reset links expire after 30 minutes. [1: knowledge/acme/account/"
-    )
+    assert second.startswith("I don't know")
 
 
 async def test_ask_generates_from_passages_on_other_models(

@@ -146,3 +146,43 @@ async def test_every_surface_gets_the_same_result_to_render(
     assert {"name": "confidence", "value": "75%", "inline": True} in embed["fields"]
     payload = as_json("classification", result)
     assert payload["result"]["label"] == "technical" and json.dumps(payload)
+
+
+class _TableEmbedder:
+    """Fixed vectors for known texts: the geometry of a test, without a model."""
+
+    def __init__(self, table: dict[str, list[float]]) -> None:
+        self.table = table
+
+    def embed(self, texts: list[str]) -> Any:
+        import numpy as np
+
+        rows = np.array([self.table[t] for t in texts], dtype=np.float32)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+async def test_embeddings_go_by_the_nearest_examples_not_the_mean_of_all() -> None:
+    from plugins.classification.centroids import Centroids
+
+    # "weather" has two ways of being asked; their mean points between them, nearer "travel"
+    table = {
+        "weather": [0, 0, 1], "is it raining": [1, 0, 0.1], "forecast for tomorrow": [1, 0, 0.1],
+        "umbrella needed": [1, 0, 0.1], "how hot is it": [0, 1, 0], "temperature today": [0, 1, 0],
+        "heat outside": [0, 1, 0], "travel": [0.7, 0.7, 0.2], "book a trip": [0.7, 0.7, 0.2],
+        "plan a journey": [0.7, 0.7, 0.2], "fly somewhere": [0.7, 0.7, 0.2], "rainy": [1, 0, 0],
+        "misc": [-1, 0, 0.3],
+    }  # fmt: skip
+    labels = {
+        "weather": ["weather", "is it raining", "forecast for tomorrow", "umbrella needed",
+                    "how hot is it", "temperature today", "heat outside"],
+        "travel": ["travel", "book a trip", "plan a journey", "fly somewhere"],
+    }  # fmt: skip
+    labels = {name: texts * 3 for name, texts in labels.items()}  # enough for nearest texts
+    scorer = Centroids(_TableEmbedder(table), labels)
+    scores, fit = await scorer.scores("rainy")
+    assert max(scores, key=scores.__getitem__) == "weather"
+    assert 0 < fit < 1
+    # many labels: only the nearest centroids' examples are searched, with the same answer
+    many = {**labels, **{f"other{n}": ["misc"] * 12 for n in range(20)}}
+    scores, _ = await Centroids(_TableEmbedder(table), many).scores("rainy")
+    assert max(scores, key=scores.__getitem__) == "weather"

@@ -26,18 +26,23 @@ def test_the_dockerfile_builds_in_one_stage_and_runs_botkit_serve_unprivileged()
     assert "/healthz" in run
 
 
-def test_compose_runs_botkit_next_to_chroma_and_redis_with_what_botkit_reads() -> None:
+def test_compose_runs_workers_behind_a_balancer_with_chroma_and_redis() -> None:
     compose = yaml.safe_load((REPO / "compose.yaml").read_text())
     services = compose["services"]
-    assert {"botkit", "chroma", "redis"} <= set(services)
+    assert {"balancer", "botkit", "chroma", "redis", "model"} <= set(services)
+    assert services["botkit"]["deploy"]["replicas"] >= 2
+    nginx = (REPO / "deploy" / "nginx.conf").read_text()
+    assert "server botkit:8000" in nginx and "proxy_buffering off" in nginx  # SSE unbuffered
+    assert services["model"]["profiles"] == ["model"]
     env = services["botkit"]["environment"]
     assert env["BOTKIT_CHROMA_URL"] == "http://chroma:8000"
     assert env["BOTKIT_REDIS_URL"].startswith("redis://redis:")
     assert "BOTKIT_API_KEYS" in env
-    for mount in services["botkit"]["volumes"]:
-        source = mount.split(":")[0]
-        if source.startswith("./"):
-            assert (REPO / source).exists(), source
-        else:
-            assert source in compose["volumes"], source
+    for service in ("botkit", "balancer"):
+        for mount in services[service]["volumes"]:
+            source = mount.split(":")[0]
+            if source.startswith("./"):
+                assert (REPO / source).exists(), source
+            else:
+                assert source in compose["volumes"], source
     assert set(services["botkit"]["depends_on"]) >= {"chroma", "redis"}

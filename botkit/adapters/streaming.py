@@ -43,6 +43,11 @@ class StreamedMessages:
         self._shown: list[str] = []
         self._last = float("-inf")
 
+    @property
+    def last(self) -> str:
+        """The text of the last message shown."""
+        return self._shown[-1] if self._shown else ""
+
     async def add(self, chunk: str) -> None:
         """More of the answer: shown now if the last update is ``interval`` old."""
         self.text += chunk

@@ -15,12 +15,16 @@ import click
 from botkit.cli.catalog import gpts, plugins, schema, validate
 from botkit.cli.console import console
 from botkit.cli.context import CLIContext
+from botkit.cli.discord import discord_group
 from botkit.cli.doctor import doctor
 from botkit.cli.eval import eval_group
+from botkit.cli.feedback import feedback
 from botkit.cli.finetune import finetune
 from botkit.cli.init import init
 from botkit.cli.knowledge import knowledge
 from botkit.cli.serve import serve
+from botkit.cli.slack import slack
+from botkit.cli.usage import usage
 from botkit.errors import BotkitError
 from botkit.settings import Settings
 from botkit.terminal import error
@@ -54,6 +58,7 @@ COMMANDS = (
     init,
     console,
     serve,
+    discord_group,
     gpts,
     validate,
     plugins,
@@ -62,6 +67,9 @@ COMMANDS = (
     knowledge,
     eval_group,
     finetune,
+    usage,
+    feedback,
+    slack,
 )
 for command in COMMANDS:
     cli.add_command(command)

@@ -28,7 +28,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from botkit.core.conversations import ConversationKey, Turn, TurnStatus
+from botkit.core.guard import Blocked
 from botkit.core.message import Message, current_request_id, new_request_id
+from botkit.core.metering import CallContext, UsageSink, current_call, metered
 from botkit.core.policy import Policy
 from botkit.core.prompt import fit_prompt
 from botkit.core.reply import Citation, Reply, Usage
@@ -71,6 +73,8 @@ class Bot:
         #: Knowledge source paths are relative to the folder holding the config folder.
         self.project_dir = catalog.config_dir.absolute().parent
         self.observers: list[ReplyObserver] = []
+        #: get every model call (usage recording, metrics); see botkit.core.metering
+        self.usage_sinks: list[UsageSink] = []
         self._models: dict[ModelSpec, ChatModel] = {}
         self._embedders: dict[EmbedderSpec, Embedder] = {}
         self._tasks: dict[str, TaskPlugin] = {}
@@ -106,7 +110,7 @@ class Bot:
         if spec not in self._models:
             model = self.registry.create_model(spec)
             model.data_dir = self.data_dir
-            self._models[spec] = model
+            self._models[spec] = metered(model, self.usage_sinks)
         return self._models[spec]
 
     def embedder(self, spec: EmbedderSpec) -> Embedder:
@@ -188,6 +192,7 @@ class Bot:
         if self.policy is not None:
             await self.policy.admit(message.gpt, message, text)
         runtime = await self.runtime(message.gpt)
+        await self._guard_input(runtime, text, message)
         key = message.conversation
         store = self.storage.conversations if self.storage else None
         asked = self._route(runtime, message) if tasks else None
@@ -231,6 +236,7 @@ class Bot:
         if self.policy is not None:
             await self.policy.admit(gpt, message or Message(text, gpt, surface="api"), text)
         runtime = await self.runtime(gpt)
+        await self._guard_input(runtime, text, message)
         asked = (
             self._route(runtime, message or Message(text, gpt, surface="api"), text)
             if tasks
@@ -254,6 +260,15 @@ class Bot:
         async with contextlib.aclosing(answer):  # stopping this reply stops the model
             async for chunk in answer:
                 yield chunk
+
+    async def _guard_input(self, runtime: GPTRuntime, text: str, message: Message | None) -> None:
+        """Who the model calls of this reply are for (metered, redacted as the GPT says), and
+        the user's message moderated."""
+        guard = runtime.guard
+        who, where = (message.user_id, message.surface) if message else ("", "")
+        request_id = message.request_id if message else current_request_id.get()
+        current_call.set(CallContext(runtime.name, where, who, request_id, guard.redact))
+        await guard.check("in", text, runtime.name, who, where)
 
     def _route(self, runtime: GPTRuntime, message: Message, text: str = "") -> TaskRoute | None:
         text = text or message.content().strip()
@@ -333,8 +348,11 @@ class Bot:
         """The model's answer, chunk by chunk; however it ends, the reply records how and the
         conversation (``key``) keeps the answer as shown."""
         model = runtime.model()
+        guard = runtime.guard
         end = StreamEnd()
         status: TurnStatus = "complete"
+        held = guard.safety.moderation.output == "block"  # shown only once checked
+        who, where = (message.user_id, message.surface) if message else ("", "")
         try:
             async with contextlib.aclosing(model.stream(prompt, params)) as chunks:
                 async for chunk in chunks:
@@ -344,7 +362,15 @@ class Bot:
                     if reply.first_token_latency is None:
                         reply.first_token_latency = time.perf_counter() - started
                     reply.parts.append(chunk)
-                    yield chunk
+                    if not held:
+                        yield chunk
+            try:
+                await guard.check("out", reply.text, runtime.name, who, where)
+            except Blocked as exc:
+                reply.parts[:] = [str(exc)]
+                end = StreamEnd("content_filter", end.prompt_tokens, end.completion_tokens)
+            if held:
+                yield reply.text
         except (GeneratorExit, asyncio.CancelledError):
             status = "stopped"
             raise
@@ -396,6 +422,18 @@ class Bot:
         if self.storage is None:
             return None
         return await self.storage.conversations.latest_thread(surface, user, gpt)
+
+    async def remember(self, key: ConversationKey, turns: list[Turn]) -> bool:
+        """Give a conversation the history it had before botkit joined it (a thread read
+        late): stored only when the conversation has none yet; whether it was."""
+        if self.storage is None or not turns:
+            return False
+        store = self.storage.conversations
+        async with store.lock(key):
+            if await store.history(key, limit=1):
+                return False
+            await store.append(key, turns)
+        return True
 
     async def reset(self, key: ConversationKey) -> None:
         if self.storage:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
+from botkit.core.guard import Guard
 from botkit.errors import BotkitError, InputError, KnowledgeError, PluginError
 from botkit.loader import LoadedGPT
 from botkit.spec import EmbedderSpec, GPTSpec
@@ -44,6 +45,7 @@ class GPTRuntime:
         self._warm = asyncio.Lock()
         self._warmed = False
         self._watcher: asyncio.Task[None] | None = None
+        self._guard: Guard | None = None
         self.task: TaskPlugin | None = None
         if self.spec.task is not None:
             self.task = bot.task(self.spec.task.plugin)
@@ -70,6 +72,14 @@ class GPTRuntime:
 
     def embedder(self, spec: EmbedderSpec) -> Embedder:
         return self._bot.embedder(spec)
+
+    @property
+    def guard(self) -> Guard:
+        """The GPT's moderation and redaction (its safety: over the deployment's), made once."""
+        if self._guard is None:
+            base = self._bot.policy.spec.safety if self._bot.policy else None
+            self._guard = Guard.for_gpt(self.spec, base, self.model())
+        return self._guard
 
     def answer(self, text: str) -> Reply:
         from botkit.models.base import ChatMessage

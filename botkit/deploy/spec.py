@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from botkit.spec import SafetySpec
+
 #: An environment variable's name (what every ``*_env`` field holds; a pasted token is not one).
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -125,6 +127,12 @@ class SlackSurface(_Strict):
         True, description="Stream with chat.startStream where the workspace has it."
     )
     slash_command: str = Field("/botkit", pattern=r"^/[a-z0-9_-]+$")
+    translate_to: str = Field(
+        "English", description="The language of the 'Translate with botkit' message shortcut."
+    )
+    api_url: str = Field(
+        "https://slack.com/api/", description="Slack's Web API (another for GovSlack, say)."
+    )
 
     _check_env = field_validator("bot_token_env", "app_token_env", "signing_secret_env")(_env_name)
 
@@ -187,6 +195,15 @@ class BotSpec(_Strict):
         False, description="Stop everything when one surface fails to start."
     )
     surfaces: Surfaces = Surfaces()
+    safety: SafetySpec = Field(
+        SafetySpec(),
+        description="Redaction and moderation for every GPT (a GPT file may override).",
+    )
+    prices: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        description="US dollars per million prompt and completion tokens, per model name (over "
+        "botkit's table), for the usage table.",
+    )
 
     @field_validator("storage")
     @classmethod

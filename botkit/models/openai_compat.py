@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botkit.errors import InputError, MissingAPIKey, ModelResponseError, ModelUnreachable
@@ -33,6 +33,7 @@ KNOWN_CONTEXT_WINDOWS = (
     ("o3", 200_000),
     ("o4", 200_000),
 )
+MODERATION_MODEL = "omni-moderation-latest"
 #: The OpenAI chat API exposes no tokenizer; this many characters per token over-counts English.
 CHARS_PER_TOKEN = 3
 
@@ -174,6 +175,25 @@ class OpenAICompatModel(ChatModel):
             raise ModelResponseError(
                 f"the model server at {self.base_url} did not answer with the JSON asked for "
                 f"({type(exc).__name__}: {exc})"
+            ) from exc
+        except (openai.APIError, ValueError) as exc:
+            raise self._error(exc, started=False) from exc
+
+    async def moderate(self, texts: Sequence[str]) -> list[list[str]]:
+        """OpenAI's moderation endpoint: the categories flagged for each text."""
+        import openai
+
+        body = {"model": MODERATION_MODEL, "input": list(texts)}
+        try:
+            answer = await self.client.post("/moderations", body=body, cast_to=object)
+            results = answer["results"]  # type: ignore[index]
+            return [
+                sorted(k for k, flagged in (r.get("categories") or {}).items() if flagged)
+                for r in results
+            ]
+        except (KeyError, TypeError) as exc:
+            raise ModelResponseError(
+                f"the moderation endpoint at {self.base_url} answered something unexpected"
             ) from exc
         except (openai.APIError, ValueError) as exc:
             raise self._error(exc, started=False) from exc

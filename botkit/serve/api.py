@@ -74,6 +74,8 @@ class ApiSurfaceRunner(Surface):
             Route("/v1/chat/completions", self.chat, methods=["POST"]),
             Route("/v1/feedback", self.feedback, methods=["POST"]),
         ]
+        if self.settings.metrics:
+            routes.append(Route("/metrics", self.metrics, methods=["GET"]))
         if self.settings.web_page:
             routes += [
                 Route("/", self.page, methods=["GET"]),
@@ -255,6 +257,14 @@ class ApiSurfaceRunner(Surface):
         except ApiError as exc:
             return _error(exc)
         return JSONResponse({"ok": True})
+
+    async def metrics(self, request: Request) -> Response:
+        """Prometheus metrics (replies, latency, tokens, errors per GPT and surface)."""
+        found = self.context.metrics
+        if found is None:
+            return Response("metrics are off", status_code=404)
+        body, kind = found.exposition()
+        return Response(body, media_type=kind)
 
     async def page(self, request: Request) -> Response:
         html = resources.files("botkit").joinpath("web/index.html").read_text("utf-8")

@@ -13,8 +13,20 @@ import time
 from typing import Any
 
 from botkit.core.message import current_request_id
+from botkit.safety.redact import redact
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+
+class Redacting(logging.Filter):
+    """Every log line with e-mails, numbers and keys replaced (botkit.safety.redact)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        return True
 
 
 class _RequestId(logging.Filter):
@@ -55,6 +67,7 @@ def configure(fmt: str = "text", level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(_RequestId())
+    handler.addFilter(Redacting())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)

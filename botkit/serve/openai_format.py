@@ -275,6 +275,10 @@ def api_error(exc: BaseException, request_id: str) -> ApiError:
         )
     if isinstance(exc, errors.InputError):
         return ApiError(400, str(exc))
+    from botkit.core.guard import Blocked
+
+    if isinstance(exc, Blocked):
+        return ApiError(400, str(exc), code="content_filter")
     if isinstance(exc, errors.ModelError):
         return ApiError(502, f"the GPT's model failed: {exc}", "api_error", code="model_error")
     if isinstance(exc, errors.StorageError):

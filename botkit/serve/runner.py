@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -28,16 +29,20 @@ from starlette.routing import BaseRoute, Route
 from botkit.core.bot import Bot
 from botkit.core.feedback import Exchange
 from botkit.core.message import Message
+from botkit.core.metering import ModelCall
 from botkit.core.policy import Policy
 from botkit.core.reply import Reply
 from botkit.deploy.spec import BotSpec
 from botkit.errors import BotkitError
 from botkit.loader import load_catalog
 from botkit.plugins import Registry, load_registry
+from botkit.serve import metrics
 from botkit.serve.record import Batcher
 from botkit.serve.surface import ServeContext, Surface, SurfaceError
 from botkit.settings import Settings
 from botkit.storage import open_storage
+from botkit.storage.sqlite_usage import SQLiteUsage
+from botkit.usage import PriceTable
 
 log = logging.getLogger("botkit.serve")
 LOOPBACK = "127.0.0.1"
@@ -60,6 +65,7 @@ class Server:
     context: ServeContext
     surfaces: dict[str, Surface]
     failed: dict[str, str] = field(default_factory=dict)
+    started_surfaces: set[str] = field(default_factory=set)
     not_ready: dict[str, str] = field(default_factory=dict)
     warming: bool = True
     started: float = field(default_factory=time.time)
@@ -69,11 +75,15 @@ class Server:
 
     async def readyz(self, request: Request) -> Response:
         """200 once every GPT is warm (its model loaded, its knowledge indexed); else 503."""
-        surfaces = {name: "running" for name in self.surfaces}
+        surfaces = {
+            name: "running" if name in self.started_surfaces else "starting"
+            for name in self.surfaces
+        }
         surfaces.update({name: f"failed: {why}" for name, why in self.failed.items()})
         gpts = {name: "warming" if self.warming else "ready" for name in self.context.policy.gpts}
         gpts.update({name: f"failed: {why}" for name, why in self.not_ready.items()})
         ready = not self.warming and not self.failed and not self.not_ready
+        ready = ready and self.started_surfaces == set(self.surfaces)
         body = {"ready": ready, "surfaces": surfaces, "gpts": gpts}
         return JSONResponse(body, status_code=200 if ready else 503)
 
@@ -95,6 +105,19 @@ def build_context(
     bot = Bot(catalog, registry, storage, settings.data_dir, policy)
     context = ServeContext(bot, policy, spec, settings)
     bot.observers.append(_log_reply)
+    context.metrics = metrics.attach(bot)
+    prices = PriceTable(spec.prices)
+    usage = SQLiteUsage(settings.data_dir / "usage.sqlite3")
+    calls: Batcher[tuple[ModelCall, float]] = Batcher(usage.record, "model calls")
+    bot.usage_sinks.append(
+        lambda call: calls.add(
+            (
+                call,
+                prices.cost(call.provider, call.model, call.prompt_tokens, call.completion_tokens),
+            )
+        )
+    )
+    context.closers += [calls.aclose, usage.aclose]
     if storage.feedback is not None:
         exchanges: Batcher[Exchange] = Batcher(storage.feedback.record, "exchanges")
         bot.observers.append(lambda reply, message: _keep_exchange(exchanges, reply, message))
@@ -128,6 +151,10 @@ def _keep_exchange(exchanges: Batcher[Exchange], reply: Reply, message: Message 
     """Keep what was shown, so a 👍/👎 given on it later can be stored with it."""
     if message is None or reply.finish_reason in (None, "error") or not reply.text.strip():
         return
+    answer = reply.text
+    if reply.result is not None:  # what evaluating compares: the label, the translation...
+        prediction = reply.result.prediction()
+        answer = prediction if isinstance(prediction, str) else json.dumps(prediction)
     exchanges.add(
         Exchange(
             reply.request_id,
@@ -135,7 +162,7 @@ def _keep_exchange(exchanges: Batcher[Exchange], reply: Reply, message: Message 
             message.surface,
             message.user_id,
             reply.question,
-            reply.text,
+            answer,
             time.time(),
         )
     )
@@ -167,10 +194,9 @@ async def serve(settings: Settings, spec: BotSpec, options: ServeOptions | None 
     stop = options.stop or asyncio.Event()
     _on_signals(stop)
     http = _http_server(server, spec, options)
-    serving = asyncio.create_task(http.serve()) if http is not None else None
+    serving = asyncio.create_task(http.serve())
     try:
-        if http is not None and serving is not None:
-            await _listening(http, serving, options)
+        await _listening(http, serving, options)
         if not await _start_surfaces(server, spec):
             return 1
         warming = asyncio.create_task(_warm(server))
@@ -180,13 +206,11 @@ async def serve(settings: Settings, spec: BotSpec, options: ServeOptions | None 
         for surface in server.surfaces.values():
             with contextlib.suppress(Exception):
                 await surface.stop()
-        if http is not None:
-            http.should_exit = True
+        http.should_exit = True
         cancelled = await context.inflight.drain(spec.shutdown_grace)
         if cancelled:
             log.warning("%d reply(ies) did not finish within %s s", cancelled, spec.shutdown_grace)
-        if serving is not None:
-            await serving
+        await serving
         return 0
     finally:
         for close in context.closers:
@@ -200,6 +224,7 @@ async def _start_surfaces(server: Server, spec: BotSpec) -> bool:
     for name, surface in list(server.surfaces.items()):
         try:
             await surface.start()
+            server.started_surfaces.add(name)
         except Exception as exc:
             reason = str(exc) if isinstance(exc, BotkitError) else f"{type(exc).__name__}: {exc}"
             log.error("surface %s failed to start: %s", name, reason)
@@ -225,7 +250,8 @@ async def _warm(server: Server) -> None:
 
 
 def _http_server(server: Server, spec: BotSpec, options: ServeOptions) -> Any:
-    """The uvicorn server for every surface's routes and the health checks (None without any)."""
+    """The uvicorn server for every surface's routes and the health checks (always: a Slack or
+    Discord bot alone still answers /healthz and /readyz)."""
     import uvicorn
 
     routes: list[BaseRoute] = [
@@ -236,8 +262,6 @@ def _http_server(server: Server, spec: BotSpec, options: ServeOptions) -> Any:
     for surface in server.surfaces.values():
         routes += surface.routes()
         middleware += surface.middleware()
-    if len(routes) == 2:
-        return None
     api = spec.surfaces.api
     host = options.host or api.host
     port = api.port if options.port is None else options.port

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from botkit.core.bot import Bot
     from botkit.core.policy import Policy
     from botkit.deploy.spec import BotSpec
+    from botkit.serve.metrics import Metrics
     from botkit.serve.record import Batcher
     from botkit.settings import Settings
 
@@ -86,6 +87,7 @@ class ServeContext:
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     #: writes the exchanges shown, in batches (a rating may arrive before its batch is written)
     exchanges: Batcher[Exchange] | None = None
+    metrics: Metrics | None = None
 
     @property
     def feedback(self) -> FeedbackStore | None:

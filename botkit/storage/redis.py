@@ -23,6 +23,7 @@ from botkit.core.conversations import (
     ConversationStore,
     Turn,
 )
+from botkit.core.feedback import Exchange, FeedbackStore, Rating
 from botkit.core.limits import EventLog, RateLimiter
 from botkit.errors import StorageError
 
@@ -179,6 +180,79 @@ class RedisConversations(ConversationStore):
         return await self.redis.call("prune conversations", drop)
 
 
+#: Seconds an exchange nobody rated is kept (a rating makes it permanent).
+EXCHANGE_TTL = 30 * 86400
+
+
+class RedisFeedback(FeedbackStore):
+    def __init__(self, redis: _Redis) -> None:
+        self.redis = redis
+
+    async def record(self, exchanges: list[Exchange]) -> None:
+        async def write(r: Any) -> None:
+            async with r.pipeline(transaction=False) as pipe:
+                for e in exchanges:
+                    key = f"{PREFIX}exchange:{e.request_id}"
+                    fields = {k: v for k, v in e.__dict__.items() if v is not None}
+                    pipe.hset(key, mapping={k: str(v) for k, v in fields.items()})
+                    pipe.expire(key, EXCHANGE_TTL)
+                await pipe.execute()
+
+        if exchanges:
+            await self.redis.call("keep exchanges", write)
+
+    async def rate(
+        self, request_id: str, rating: Rating, user: str, correction: str = ""
+    ) -> Exchange | None:
+        key = f"{PREFIX}exchange:{request_id}"
+
+        async def write(r: Any) -> dict[str, str]:
+            if not await r.exists(key):
+                return {}
+            now = time.time()
+            async with r.pipeline(transaction=True) as pipe:
+                pipe.hset(
+                    key, mapping={"rating": rating, "correction": correction, "rated_by": user}
+                )
+                pipe.persist(key)
+                pipe.zadd(f"{PREFIX}rated", {request_id: now})
+                pipe.hgetall(key)
+                found: dict[str, str] = (await pipe.execute())[-1]
+            return found
+
+        found = await self.redis.call("store a rating", write)
+        return _exchange(found) if found else None
+
+    async def exchanges(
+        self, gpt: str | None = None, since: float = 0.0, only: Rating | None = None
+    ) -> list[Exchange]:
+        async def read(r: Any) -> list[dict[str, str]]:
+            ids = await r.zrangebyscore(f"{PREFIX}rated", since, "+inf")
+            async with r.pipeline(transaction=False) as pipe:
+                for request_id in ids:
+                    pipe.hgetall(f"{PREFIX}exchange:{request_id}")
+                found: list[dict[str, str]] = await pipe.execute()
+            return found
+
+        rows = [_exchange(row) for row in await self.redis.call("read feedback", read) if row]
+        return [
+            e for e in rows if (gpt is None or e.gpt == gpt) and (only is None or e.rating == only)
+        ]
+
+    async def prune(self, older_than: float) -> int:
+        return 0  # unrated exchanges expire by themselves (EXCHANGE_TTL)
+
+
+def _exchange(row: dict[str, str]) -> Exchange:
+    rating = row.get("rating")
+    return Exchange(
+        row.get("request_id", ""), row.get("gpt", ""), row.get("surface", ""), row.get("user", ""),
+        row.get("question", ""), row.get("answer", ""), float(row.get("created") or 0),
+        rating if rating in ("up", "down") else None,  # type: ignore[arg-type]
+        row.get("correction", ""), row.get("rated_by", ""),
+    )  # fmt: skip
+
+
 class RedisRateLimiter(RateLimiter):
     def __init__(self, redis: _Redis) -> None:
         self.redis = redis
@@ -209,7 +283,10 @@ def open_redis(url: str) -> Any:
 
     redis = _Redis(url)
     storage = Storage(
-        RedisConversations(redis), None, RedisRateLimiter(redis), RedisEventLog(redis)
+        RedisConversations(redis),
+        RedisFeedback(redis),
+        RedisRateLimiter(redis),
+        RedisEventLog(redis),
     )
     storage.closers.append(redis.aclose)
     return storage

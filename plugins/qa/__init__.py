@@ -1,32 +1,43 @@
 """Question answering from a GPT's knowledge: ``ask <question>``, or ``task: {plugin: qa}``.
 
 ``generate`` answers with the GPT's model from the retrieved passages, with citations (the core's
-knowledge path). ``extractive`` answers with the single best sentence of the retrieved passages,
-quoted and cited: a weak local model cannot invent anything that way. ``auto`` (the default) is
-extractive for the embedded/local models and generative for the rest.
+knowledge path). ``extractive`` answers with the shortest span of the retrieved passages that
+answers the question (a name, a date, a number, a phrase: ``extract.py``), with the sentence it
+comes from and its source as context; a weak local model cannot invent anything that way. When no
+span is likely enough (confidence below ``min_confidence``) it says it does not know, as when no
+passage is relevant. ``auto`` (the default) is extractive for the embedded/local models and
+generative for the rest. bench/qa.py measures both on SQuAD.
 """
 
 from __future__ import annotations
 
-import re
+import asyncio
 from collections.abc import Callable
 from typing import Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 import botkit
 from botkit.errors import InputError
+from botkit.knowledge.embeddings import WordLlamaEmbedder
 from botkit.tasks import Command, TaskPlugin, TaskRequest, TaskResult
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
-_WORD = re.compile(r"\w+")
+from . import extract
+from .extract import sentences
+
+__all__ = ["Answer", "QAOptions", "QATask", "sentences"]
 
 
 class QAOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     mode: Literal["auto", "extractive", "generate"] = Field("auto")
+    min_confidence: float = Field(
+        extract.MIN_CONFIDENCE,
+        ge=0,
+        le=1,
+        description="Extractive: below this confidence in the answer, say you do not know.",
+    )
 
 
 class Answer(TaskResult):
@@ -34,27 +45,20 @@ class Answer(TaskResult):
     answer: str
     sources: list[str]
     method: str
+    #: Extractive: the sentence the answer comes from, quoted with it; and how sure (0-1).
+    context: str = ""
+    confidence: float | None = None
 
     def text(self) -> str:
-        """One line: the answer, then its numbered sources."""
-        return " ".join([self.answer, *(f"[{n}: {s}]" for n, s in enumerate(self.sources, 1))])
+        """One line: the answer (with the sentence it comes from), then its numbered sources."""
+        quoted = f'{self.answer}: "{self.context}"' if self.context else self.answer
+        return " ".join([quoted, *(f"[{n}: {s}]" for n, s in enumerate(self.sources, 1))])
 
     def prediction(self) -> str:
         return self.answer
 
     def details(self) -> dict[str, Any]:
-        return {"sources": self.sources, "method": self.method}
-
-
-def sentences(text: str) -> list[str]:
-    """The prose sentences of a passage (headings, list markers and code fences dropped)."""
-    lines = [
-        ln
-        for ln in text.splitlines()
-        if ln.strip() and not ln.lstrip().startswith(("#", "```", "|"))
-    ]
-    flat = " ".join(ln.strip().lstrip("-*0123456789. ") for ln in lines)
-    return [s.strip() for s in _SENTENCE.split(flat) if len(_WORD.findall(s)) >= 4]
+        return {"sources": self.sources, "method": self.method, "confidence": self.confidence}
 
 
 class QATask(TaskPlugin):
@@ -86,20 +90,29 @@ class QATask(TaskPlugin):
         if not passages:
             assert request.gpt.knowledge is not None
             return Answer(answer=request.gpt.knowledge.not_found, sources=[], method="extractive")
-        candidates = [(s, p) for p in passages for s in sentences(p.text)] or [
-            (passages[0].text, passages[0])
-        ]
         embedder = knowledge.index.embedder
-        vectors = await embedder.aembed([request.text, *(s for s, _ in candidates)])
-        question_words = {w.lower() for w in _WORD.findall(request.text) if len(w) > 3}
-        scores = []
-        for (sentence, passage), vector in zip(candidates, vectors[1:], strict=True):
-            words = {w.lower() for w in _WORD.findall(sentence)}
-            overlap = len(question_words & words) / (len(question_words) or 1)
-            scores.append(float(vector @ vectors[0]) + 0.5 * overlap + 0.2 * passage.score)
-        sentence, passage = candidates[int(np.argmax(scores))]
+        extractor = extract.Extractor(
+            embedder=embedder if isinstance(embedder, WordLlamaEmbedder) else None
+        )
+        span = await asyncio.to_thread(extractor.best, request.text, [p.text for p in passages])
+        if span is None or span.confidence < options.min_confidence:
+            assert request.gpt.knowledge is not None
+            return Answer(
+                answer=request.gpt.knowledge.not_found,
+                sources=[],
+                method="extractive",
+                confidence=span.confidence if span else None,
+            )
+        passage = passages[span.passage]
         where = f"{passage.source} > {passage.title}" if passage.title else passage.source
-        return Answer(answer=sentence, sources=[where], method="extractive")
+        context = span.sentence if span.sentence != span.answer else ""
+        return Answer(
+            answer=span.answer,
+            sources=[where],
+            method="extractive",
+            context=context,
+            confidence=span.confidence,
+        )
 
 
 @botkit.hookimpl

@@ -157,7 +157,14 @@ class TranslationTask(TaskPlugin):
     name = "translation"
     description = "Translate, keeping Markdown, code, URLs, @mentions and {placeholders} intact."
     Options = TranslationOptions
-    commands = (Command("translate", "<language> <text>", "Translate the text into the language"),)
+    commands = (
+        Command(
+            "translate",
+            "<language> <text>",
+            "Translate the text into the language",
+            choices={"language": tuple(LANGUAGES.values())},
+        ),
+    )
     eval_kind = "translation"
 
     async def prepare(self, request: TaskRequest) -> None:

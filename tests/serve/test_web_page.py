@@ -70,15 +70,15 @@ async def page(
             "options": {"labels": {"happy": "glad", "sad": "unhappy"}, "method": "embeddings"},
         },
     )
-    async with running(
-        config_dir, tmp_path / "home", {"name": "web", "default_gpt": "help"}
-    ) as server:
-        async with playwright.async_playwright() as p:
-            browser = await p.chromium.launch(executable_path=chromium(), args=FLAGS)
-            tab = await browser.new_page()
-            await tab.goto(server.url)
-            yield tab, server
-            await browser.close()
+    async with (
+        running(config_dir, tmp_path / "home", {"name": "web", "default_gpt": "help"}) as server,
+        playwright.async_playwright() as p,
+    ):
+        browser = await p.chromium.launch(executable_path=chromium(), args=FLAGS)
+        tab = await browser.new_page()
+        await tab.goto(server.url)
+        yield tab, server
+        await browser.close()
 
 
 async def test_pick_a_gpt_click_a_starter_see_the_streamed_answer_and_its_sources(

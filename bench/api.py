@@ -1,0 +1,181 @@
+"""The HTTP API under load (issue: serve). Figures are printed; nothing here is a pass/fail test.
+
+A stub model answering in 100 ms runs in one child process, ``botkit serve api`` in another, and
+this process drives both with the same lean aiohttp client (streaming, like chat UIs), so the
+three never share a GIL:
+
+- requests/s at 64 concurrent streaming clients, errors (target 0);
+- the latency the API adds over calling the stub directly, p50 and p99, the two measured in the
+  same run, alternating rounds (target: added p50 <= 5 ms);
+- the server's resident memory sampled every 1,000 requests over 10,000 (target: flat);
+- the time from starting ``botkit serve`` to its first answered request.
+
+Run: python bench/api.py [--requests 10000] [--concurrency 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _stub import stub_server
+
+BODY = {
+    "model": "bench",
+    "messages": [{"role": "user", "content": "Where is the train station?"}],
+    "stream": True,
+}
+
+
+def project(url: str, root: Path) -> Path:
+    gpts = root / "configs" / "gpts"
+    gpts.mkdir(parents=True)
+    gpt = {
+        "name": "bench",
+        "model": {"provider": "openai", "name": "stub-model", "base_url": url, "max_retries": 0},
+        "instructions": "You translate into French.",
+        "parameters": {"max_tokens": 64},
+    }
+    (gpts / "bench.yaml").write_text(yaml.safe_dump(gpt))
+    bots = root / "configs" / "bots"
+    bots.mkdir()
+    (bots / "default.yaml").write_text(
+        yaml.safe_dump({"name": "bench", "default_gpt": "bench", "rate_limit": None})
+    )
+    return root / "configs"
+
+
+def start_server(configs: Path, home: Path) -> tuple[subprocess.Popen[str], str, float]:
+    started = time.perf_counter()
+    env = {**os.environ, "BOTKIT_HOME": str(home)}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "botkit", "--config-dir", str(configs), "serve", "api", "--port", "0"],
+        stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    assert child.stderr is not None
+    for line in child.stderr:
+        found = re.search(r"open (http://[\d.]+:\d+)/", line)
+        if found:
+            return child, found.group(1), started
+    raise SystemExit("botkit serve did not start")
+
+
+async def one(session: aiohttp.ClientSession, url: str, body: dict[str, object]) -> float:
+    started = time.perf_counter()
+    async with session.post(url, json=body) as response:
+        response.raise_for_status()
+        done = False
+        async for line in response.content:
+            if line.startswith(b"data: [DONE]"):
+                done = True
+        if not done:
+            raise RuntimeError("a stream without [DONE]")
+    return time.perf_counter() - started
+
+
+async def wave(
+    session: aiohttp.ClientSession, url: str, body: dict[str, object], count: int, width: int
+) -> tuple[list[float], int, float]:
+    """``count`` requests, ``width`` at a time: their latencies, the errors, the wall time."""
+    latencies: list[float] = []
+    errors = 0
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(count):
+        queue.put_nowait(i)
+
+    async def worker() -> None:
+        nonlocal errors
+        while not queue.empty():
+            queue.get_nowait()
+            try:
+                latencies.append(await one(session, url, body))
+            except Exception:
+                errors += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(width)))
+    return latencies, errors, time.perf_counter() - started
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def main(requests: int, width: int) -> None:
+    with stub_server(latency=0.1) as stub_url, tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        configs = project(stub_url, root)
+        child, url, started = start_server(configs, root / "home")
+        try:
+            api = f"{url}/v1/chat/completions"
+            direct = f"{stub_url}/chat/completions"
+            connector = aiohttp.TCPConnector(limit=0)
+            async with aiohttp.ClientSession(connector=connector) as session:
+                first = None
+                while first is None:
+                    try:
+                        await one(session, api, BODY)
+                        first = time.perf_counter() - started
+                    except aiohttp.ClientError:
+                        await asyncio.sleep(0.05)
+                print(f"botkit serve: start to first answered request {first:.2f} s")
+                body = dict(BODY, model="stub-model")
+                api_lat: list[float] = []
+                direct_lat: list[float] = []
+                errors = 0
+                wall = 0.0
+                memory = [rss_mb(child.pid)]
+                rounds = max(1, requests // 1000)
+                for _ in range(rounds):  # alternate: the machine's noise hits both alike
+                    lat, _, _ = await wave(session, direct, body, 1000 // 4, width)
+                    direct_lat += lat
+                    lat, err, took = await wave(session, api, BODY, 1000, width)
+                    api_lat += lat
+                    errors += err
+                    wall += took
+                    memory.append(rss_mb(child.pid))
+        finally:
+            child.terminate()
+            child.wait(30)
+    count = len(api_lat) + errors
+    print(f"{count} streamed requests at {width} concurrent clients, stub model at 100 ms")
+    print(
+        f"  throughput: {len(api_lat) / wall:.0f} requests/s (ideal {width / 0.1:.0f}), errors: {errors}"
+    )
+    print(
+        f"  latency through the API: p50 {pct(api_lat, 0.5):.1f} ms, p99 {pct(api_lat, 0.99):.1f} ms"
+    )
+    direct_p50, direct_p99 = pct(direct_lat, 0.5), pct(direct_lat, 0.99)
+    print(f"  latency calling the stub directly: p50 {direct_p50:.1f} ms, p99 {direct_p99:.1f} ms")
+    print(f"  added by botkit: p50 {pct(api_lat, 0.5) - pct(direct_lat, 0.5):+.1f} ms, "
+          f"p99 {pct(api_lat, 0.99) - pct(direct_lat, 0.99):+.1f} ms")  # fmt: skip
+    print("  server memory (MB) every 1,000 requests: " + ", ".join(f"{m:.0f}" for m in memory))
+    print(f"  memory growth over the last half: {memory[-1] - memory[len(memory) // 2]:+.1f} MB")
+    print(f"(run: python bench/api.py --requests {requests} --concurrency {width})")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    args = parser.parse_args()
+    asyncio.run(main(args.requests, args.concurrency))

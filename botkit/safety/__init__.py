@@ -1,0 +1,1 @@
+"""Safety: redaction (botkit.safety.redact) and moderation (botkit.safety.moderation)."""
