@@ -50,6 +50,11 @@ class ModelSpec(_Strict):
     context_window: int | None = Field(
         None, gt=0, description="Tokens the model can attend to (default: the model's own)."
     )
+    adapter: str | None = Field(
+        None,
+        description="Local models: a GGUF LoRA adapter applied to the model for generation and "
+        "label scoring (what `botkit finetune local --method lora` trains).",
+    )
     timeout: float = Field(60.0, gt=0, description="Seconds to wait for the model per request.")
     max_retries: int = Field(
         2, ge=0, description="Retries with backoff on 429 and 5xx answers and dropped connections."

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from botkit.core.reply import Reply
     from botkit.knowledge.base import KnowledgeBase
     from botkit.knowledge.embeddings import Embedder
-    from botkit.models.base import ChatModel
+    from botkit.models.base import ChatMessage, ChatModel
     from botkit.spec import EmbedderSpec, GPTSpec
 
 #: What ``botkit eval`` scores a task's predictions as.
@@ -79,6 +79,20 @@ class Command:
     usage: str = "<text>"
     help: str = ""
     choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
+class TrainingPrompt:
+    """How a task asks its model for one answer: what fine-tuning the model trains on.
+
+    Either chat ``messages`` (the model's chat template applies, and the answer is the assistant
+    turn) or raw ``text``, pieces of prompt text each with whether special tokens in it count as
+    such, which the ``answer`` continues directly (e.g. ``" positive"`` after ``Sentiment:``).
+    """
+
+    answer: str
+    messages: tuple[ChatMessage, ...] = ()
+    text: tuple[tuple[str, bool], ...] = ()
 
 
 class TaskContext(Protocol):
@@ -157,6 +171,12 @@ class TaskPlugin(ABC):
         """What, besides the GPT file, decides this task's answers for this GPT (e.g. a trained
         head's data hash); ``botkit eval`` keys its cached predictions on it. Default: nothing."""
         return ""
+
+    async def training_prompt(self, request: TaskRequest, answer: str) -> TrainingPrompt | None:
+        """The prompt this task would give the GPT's model for ``request``, with ``answer`` as
+        what the model should reply: local fine-tuning trains on exactly that. Default: None
+        (the GPT's plain chat prompt is used)."""
+        return None
 
 
 TaskFactory = Callable[[], TaskPlugin]

@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -24,6 +24,7 @@ from botkit.terminal import warn
 if TYPE_CHECKING:
     from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
 
+    from botkit.core.bot import Bot
     from botkit.finetune.jobs import Hyperparameters
     from botkit.loader import LoadedGPT
     from botkit.spec import ModelSpec
@@ -401,43 +402,225 @@ def _show_report(report: Report, as_json: bool) -> None:
     "--data",
     "data_path",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Labeled JSONL or CSV to train on (text/input and label/expected fields).",
+    help="Labeled JSONL or CSV (text/input and label/expected fields), or chat-format JSONL "
+    "as `finetune prepare` writes.",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["auto", "lora", "head"]),
+    default="auto",
+    show_default=True,
+    help="lora: train the local model's own weights (LoRA); head: a classifier head; auto: "
+    "whichever scores better held out (a head only, on all rows, for GPTs on OpenAI models).",
+)
+@click.option(
+    "--eval",
+    "eval_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Held-out rows to compare before and after (default: 20% of --data, at most 300).",
 )
 @click.option("--input-field", help="The field holding the input (default: text or input).")
 @click.option("--expected-field", help="The field holding the label (default: label or expected).")
-@click.option("--remove", is_flag=True, help="Delete the GPT's trained head instead.")
+@click.option(
+    "--epochs",
+    type=click.FloatRange(min=0, min_open=True),
+    help="LoRA: passes over the data (default 2).",
+)
+@click.option("--max-steps", type=click.IntRange(min=1), help="LoRA: stop after this many steps.")
+@click.option(
+    "--lr",
+    type=click.FloatRange(min=0, min_open=True),
+    help="LoRA: peak learning rate (default 5e-4).",
+)
+@click.option("--rank", type=click.IntRange(1, 256), help="LoRA: rank of the updates (default 8).")
+@click.option(
+    "--batch-size", type=click.IntRange(1, 256), help="LoRA: sequences a step (default 8)."
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Data order and held-out split."
+)
+@click.option(
+    "--remove",
+    is_flag=True,
+    help="Delete the GPT's local fine-tunes instead (both, or --method's).",
+)
 @pass_context
 def local(
     ctx: CLIContext,
     gpt_name: str,
     data_path: Path | None,
+    method: str,
+    eval_path: Path | None,
     input_field: str | None,
     expected_field: str | None,
+    epochs: float | None,
+    max_steps: int | None,
+    lr: float | None,
+    rank: int | None,
+    batch_size: int | None,
+    seed: int,
     remove: bool,
 ) -> None:
-    """Train a classifier head for a classification or sentiment GPT (no API, no GPU).
+    """Fine-tune a GPT locally: LoRA on its model's weights, or a classifier head (no API, no GPU).
 
-    The GPT uses the head from then on; compare with `botkit eval` before and after.
+    The GPT as it is and each fine-tune are scored on held-out rows with the GPT's own metric;
+    the better fine-tune is kept only if it beats the GPT as it was. Interrupted LoRA training
+    resumes when the same command is run again.
     """
-    from botkit.evaluation.data import read_examples
     from botkit.evaluation.runner import evaluation_target
     from botkit.finetune import local_head
+    from botkit.finetune.lora import pipeline, store
 
     bot = ctx.bot(conversations=False)
     target = evaluation_target(bot, gpt_name)
-    folder = local_head.head_dir(ctx.settings.data_dir, gpt_name)
+    home = ctx.settings.data_dir
     if remove:
-        existed = folder.exists()
-        shutil.rmtree(folder, ignore_errors=True)
-        click.echo(f"removed the trained head of {gpt_name}" if existed else "no head to remove")
+        removed = []
+        if method in ("auto", "head") and local_head.head_dir(home, gpt_name).exists():
+            shutil.rmtree(local_head.head_dir(home, gpt_name), ignore_errors=True)
+            removed.append("trained head")
+        if method in ("auto", "lora") and store.remove(home, gpt_name):
+            removed.append("LoRA adapter")
+        click.echo(
+            f"removed the {' and the '.join(removed)} of {gpt_name}"
+            if removed
+            else "nothing to remove"
+        )
         return
+    if data_path is None:
+        raise click.UsageError("give the labeled data with --data FILE")
+    local_model = pipeline.model_path(bot, gpt_name) is not None
+    if eval_path is None and (method == "head" or (method == "auto" and not local_model)):
+        _classic_head(bot, target, home, gpt_name, data_path, input_field, expected_field)
+        return
+    from botkit.finetune.lora.train import Settings as LoraSettings
+
+    default = LoraSettings()
+    lora_settings = LoraSettings(
+        rank=rank or default.rank,
+        alpha=2 * (rank or default.rank),
+        lr=lr or default.lr,
+        epochs=epochs or default.epochs,
+        max_steps=max_steps,
+        batch_size=batch_size or default.batch_size,
+        seed=seed,
+    )
+    plan = pipeline.Plan(
+        gpt_name, data_path, eval_path, input_field, expected_field, method, lora_settings
+    )
+    report = _run_local(bot, plan, home)
+    for note in report.notes:
+        click.echo(note)
+    _show_local_report(report)
+    click.echo(report.message)
+    click.echo(f"report: {report.path}")
+    if report.kept:
+        click.echo(f"{gpt_name} uses it from now on: check with `botkit eval --gpt {gpt_name} ...`")
+
+
+def _run_local(bot: Bot, plan: Any, home: Path) -> Any:
+    """Run the pipeline with a progress bar for training (loss, step time, ETA)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from botkit.finetune.lora import pipeline
+
+    console = Console(stderr=True)
+    bar = Progress(
+        TextColumn("[bold]training"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]}"),
+        TextColumn("{task.fields[pace]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+    task: list[Any] = []
+    recent: list[float] = []
+
+    def phase(text: str) -> None:
+        console.print(f"[dim]{text}...[/dim]")
+
+    def step(p: Any) -> None:
+        recent.append(p.loss)
+        del recent[:-20]
+        if not task:
+            bar.start()
+            task.append(
+                bar.add_task("train", total=p.total, completed=p.resumed_from, loss="-", pace="")
+            )
+            if p.resumed_from:
+                console.print(f"resuming from step {p.resumed_from} of {p.total}")
+        bar.update(
+            task[0],
+            completed=p.step,
+            loss=f"{sum(recent) / len(recent):.4f}",
+            pace=f"{p.seconds:.1f} s/step",
+        )
+        if p.step == p.total:
+            bar.stop()
+
+    try:
+        return pipeline.finetune_local(bot, plan, home, pipeline.Hooks(phase, step))
+    except KeyboardInterrupt:
+        bar.stop()
+        raise FineTuneError(
+            "interrupted: training progress is saved; run the same command again to resume "
+            f"(or `botkit finetune local --gpt {plan.gpt} --remove` to forget it). "
+            f"{plan.gpt} keeps its behaviour."
+        ) from None
+    finally:
+        bar.stop()
+
+
+def _show_local_report(report: Any) -> None:
+    table = Table("", report.metric, "held-out rows", "note")
+    table.add_row("as it was", _fmt(report.score()), str(report.heldout_rows), "")
+    for method in report.candidates:
+        note = "kept" if method == report.kept else ""
+        seconds = report.candidates[method].get("train_seconds")
+        extra = f"trained in {seconds:.0f} s" if isinstance(seconds, (int, float)) else ""
+        table.add_row(
+            method,
+            _fmt(report.score(method)),
+            str(report.heldout_rows),
+            " ".join(x for x in (note, extra) if x),
+        )
+    Console().print(table)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _classic_head(
+    bot: Bot,
+    target: Any,
+    home: Path,
+    gpt_name: str,
+    data_path: Path,
+    input_field: str | None,
+    expected_field: str | None,
+) -> None:
+    """Train a classifier head on every row and keep it (no held-out comparison)."""
+    from botkit.evaluation.data import read_examples
+    from botkit.finetune import local_head
+
+    folder = local_head.head_dir(home, gpt_name)
     if target.kind != "classification" or target.options is None:
         raise FineTuneError(
             f"GPT {gpt_name!r} is not a classification or sentiment GPT; a local head only helps "
             "those (fine-tune other GPTs on OpenAI with `botkit finetune prepare/start`)"
         )
-    if data_path is None:
-        raise click.UsageError("give the labeled data with --data FILE")
     texts, labels = [], []
     for example in read_examples(data_path, input_field, expected_field):
         problem = target.check(example) or (
@@ -449,7 +632,7 @@ def local(
             raise DataError(data_path, example.line, problem)
         texts.append(example.input)
         labels.append(example.answers[0])
-    spec = target.options.embedder  # type: ignore[attr-defined]
+    spec = target.options.embedder
     embedder = bot.embedder(spec)
     with Console(stderr=True).status(f"training on {len(texts)} examples..."):
         head = local_head.train(embedder, texts, labels, spec.model_dump(mode="json"))
@@ -462,3 +645,104 @@ def local(
     click.echo(
         f"{gpt_name} now classifies with it: compare with `botkit eval --gpt {gpt_name} ...`"
     )
+
+
+@finetune.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@pass_context
+def list_command(ctx: CLIContext, as_json: bool) -> None:
+    """List the GPTs' local fine-tunes (LoRA adapters and classifier heads)."""
+    from botkit.finetune import local_head
+    from botkit.finetune.lora import store
+
+    home = ctx.settings.data_dir
+    items = []
+    for gpt, folder, info in store.adapters(home):
+        before = info.get("metrics", {}).get("before", {})
+        after = info.get("metrics", {}).get("after", {})
+        metric = next((m for m in ("accuracy", "chrf", "f1") if m in after), "")
+        items.append({
+            "gpt": gpt,
+            "method": "lora",
+            "path": str(folder / info["file"]),
+            "data_hash": info.get("data_hash"),
+            "base_model": info.get("base_model", {}).get("path"),
+            "metric": metric,
+            "before": before.get(metric),
+            "after": after.get(metric),
+            "created": info.get("created"),
+        })  # fmt: skip
+    heads = home / "heads"
+    for folder in sorted(heads.iterdir()) if heads.is_dir() else []:
+        info_file = folder / local_head.INFO_FILE
+        if folder.name.startswith(".") or not info_file.is_file():
+            continue
+        info = json.loads(info_file.read_text(encoding="utf-8"))
+        items.append({
+            "gpt": folder.name,
+            "method": "head",
+            "path": str(folder),
+            "data_hash": info.get("data_hash"),
+            "base_model": None,
+            "metric": "",
+            "before": None,
+            "after": None,
+            "created": info.get("trained"),
+        })  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(items, indent=2))
+        return
+    if not items:
+        click.echo(
+            "no local fine-tunes: train one with `botkit finetune local --gpt NAME --data FILE`"
+        )
+        return
+    table = Table("gpt", "method", "held out", "data", "created", "path")
+    for item in items:
+        scores = (
+            f"{item['metric']} {item['before']:.3f} -> {item['after']:.3f}"
+            if isinstance(item["before"], (int, float)) and isinstance(item["after"], (int, float))
+            else ""
+        )
+        table.add_row(item["gpt"], item["method"], scores, str(item["data_hash"] or ""),
+                      str(item["created"] or ""), item["path"])  # fmt: skip
+    Console().print(table)
+
+
+@finetune.command("export")
+@GPT_OPTION
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The GGUF file to write.",
+)
+@click.option(
+    "--type",
+    "qtype",
+    default="F16",
+    show_default=True,
+    help="F16 or Q8_0 (written by botkit), or another llama.cpp type (Q4_K_M, Q4_1...), "
+    "refused if it erases the fine-tune.",
+)
+@pass_context
+def export_command(ctx: CLIContext, gpt_name: str, out: Path, qtype: str) -> None:
+    """Write the GPT's model with its LoRA adapter merged in, as one standalone GGUF."""
+    from botkit.finetune.lora import pipeline
+
+    problem = pipeline.training_available()
+    if problem:
+        raise FineTuneError(problem.replace("LoRA training", "exporting"))
+    from botkit.finetune.lora.export import export
+
+    console = Console(stderr=True)
+    check = export(
+        ctx.settings.data_dir, gpt_name, out, qtype, lambda t: console.print(f"[dim]{t}...[/dim]")
+    )
+    click.echo(f"wrote {out} ({out.stat().st_size / 2**20:.0f} MiB, {qtype.upper()})")
+    if check is not None:
+        click.echo(
+            f"held-out loss (mean NLL of the answers, {check.rows} rows): base {check.base:.4f}, "
+            f"with the adapter {check.adapter:.4f}, export {check.export:.4f}"
+        )
+    click.echo(f"use it with `model: local:{out.absolute()}` (no adapter needed)")

@@ -38,11 +38,11 @@ from botkit.finetune import local_head
 from botkit.finetune.local_head import INFO_FILE, Head, head_dir
 from botkit.models.base import LabelScorer, StructuredOutput
 from botkit.spec import EmbedderSpec
-from botkit.tasks import Command, TaskPlugin, TaskRequest, TaskResult
+from botkit.tasks import Command, TaskPlugin, TaskRequest, TaskResult, TrainingPrompt
 
 from . import structured
 from .centroids import Centroids
-from .likelihood import Likelihood
+from .likelihood import Likelihood, build_prefix, one_line
 from .trained import Trained
 
 #: Above this many labels, local models use embeddings (one forward pass scores few labels well).
@@ -234,8 +234,10 @@ class ClassificationTask(TaskPlugin):
                 return "trained"
             if isinstance(model, StructuredOutput):
                 return "structured"
+            # a model fine-tuned with `botkit finetune local --method lora` learnt likelihood
+            tuned = getattr(getattr(model, "spec", None), "adapter", None) is not None
             if (
-                self.local_method == "likelihood"
+                (self.local_method == "likelihood" or tuned)
                 and isinstance(model, LabelScorer)
                 and len(options.labels) <= MAX_LIKELIHOOD_LABELS
             ):
@@ -282,6 +284,25 @@ class ClassificationTask(TaskPlugin):
             return ""
         folder = head_dir(data_dir, request.gpt.name)
         return _stamp(local_head.load(folder)) if (folder / INFO_FILE).is_file() else ""
+
+    async def training_prompt(self, request: TaskRequest, answer: str) -> TrainingPrompt | None:
+        """The label-likelihood prompt (what local models are scored with), answered by the label.
+
+        Fine-tuning a local model on it teaches exactly what scoring asks; a GPT whose model has
+        such an adapter classifies by likelihood (``auto``), up to ``MAX_LIKELIHOOD_LABELS``.
+        """
+        options = request.options
+        assert isinstance(options, ClassificationOptions)
+        if len(options.labels) > MAX_LIKELIHOOD_LABELS:
+            raise InputError(
+                f"label likelihood scores up to {MAX_LIKELIHOOD_LABELS} labels and this GPT has "
+                f"{len(options.labels)}: train a classifier head instead (--method head)"
+            )
+        prefix = build_prefix(
+            self.question, self.answer_field, options.descriptions(), options.examples()
+        )
+        question = f"Text: {one_line(request.text)}\n{self.answer_field}:"
+        return TrainingPrompt(answer=f" {answer}", text=((prefix, True), (question, False)))
 
     async def _scorer(
         self,

@@ -21,7 +21,7 @@ import botkit
 from botkit.errors import InputError
 from botkit.models.base import ChatMessage, complete_text
 from botkit.spec import GenerationParams
-from botkit.tasks import Command, TaskPlugin, TaskRequest, TaskResult
+from botkit.tasks import Command, TaskPlugin, TaskRequest, TaskResult, TrainingPrompt
 
 LANGUAGES = {
     "ar": "Arabic", "bg": "Bulgarian", "cs": "Czech", "da": "Danish", "de": "German", "el": "Greek",
@@ -190,21 +190,9 @@ class TranslationTask(TaskPlugin):
         if source == target:  # already in the target language: nothing for the model to do
             return Translation(translation=text, target=target, source=source)
         model = request.model()
-        system = ChatMessage(
-            role="system",
-            content=f"Translate the user's text from {source or 'its language'} into {target}. "
-            "Reply with the translation only. Copy markers like ⟦0⟧ exactly where they belong.",
-        )
-        # A translator GPT's own examples (for its own target) go first, as earlier turns: a
-        # small model follows them best. Another GPT's examples and limits are for its own job.
+        system = _system(source, target)
         own = request.gpt.task is not None and request.gpt.task.plugin == self.name
-        shots: list[ChatMessage] = []
-        if own and options.target and language_name(options.target) == target:
-            for example in request.gpt.examples:
-                shots += [
-                    ChatMessage(role="user", content=example.user),
-                    ChatMessage(role="assistant", content=example.assistant),
-                ]
+        shots = _shots(request, options, target)
         limit = (request.gpt.parameters.max_tokens if own else None) or 1024
         # the source, then a translation up to twice as long (+16), must fit beside the prompt
         fixed = sum(await model.count_message_tokens([system, *shots])) + PROMPT_OVERHEAD
@@ -224,6 +212,43 @@ class TranslationTask(TaskPlugin):
                 parts.append((await complete_text(model, prompt, params)).strip())
             out.append(restore(" ".join(parts), pieces))
         return Translation(translation="".join(out), target=target, source=source or "unknown")
+
+    async def training_prompt(self, request: TaskRequest, answer: str) -> TrainingPrompt | None:
+        """The prompt of a GPT's own translation task (no command word), answered by ``answer``."""
+        options = request.options
+        assert isinstance(options, TranslationOptions)
+        if not options.target:
+            return None
+        target = language_name(options.target)
+        if options.source:
+            source: str | None = language_name(options.source)
+        else:
+            source = await asyncio.to_thread(detect_language, request.text)
+        shots = _shots(request, options, target)
+        user = ChatMessage(role="user", content=request.text)
+        return TrainingPrompt(answer=answer, messages=(_system(source, target), *shots, user))
+
+
+def _system(source: str | None, target: str) -> ChatMessage:
+    return ChatMessage(
+        role="system",
+        content=f"Translate the user's text from {source or 'its language'} into {target}. "
+        "Reply with the translation only. Copy markers like ⟦0⟧ exactly where they belong.",
+    )
+
+
+def _shots(request: TaskRequest, options: TranslationOptions, target: str) -> list[ChatMessage]:
+    """A translator GPT's own examples (for its own target), as earlier turns: a small model
+    follows them best. Another GPT's examples and limits are for its own job."""
+    own = request.gpt.task is not None and request.gpt.task.plugin == TranslationTask.name
+    shots: list[ChatMessage] = []
+    if own and options.target and language_name(options.target) == target:
+        for example in request.gpt.examples:
+            shots += [
+                ChatMessage(role="user", content=example.user),
+                ChatMessage(role="assistant", content=example.assistant),
+            ]
+    return shots
 
 
 async def _fitting(text: str, room: int, count: Callable[[str], Awaitable[int]]) -> list[str]:
