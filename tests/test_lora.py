@@ -264,6 +264,34 @@ def test_adapter_for_finds_the_recorded_adapter_of_the_same_base(tmp_path: Path)
     assert [gpt for gpt, _, _ in store.adapters(home)] == ["mood"]
 
 
+def test_a_gpt_runs_on_the_adapter_trained_for_it_unless_its_file_names_one(
+    tmp_path: Path, config_dir: Path
+) -> None:
+    home = tmp_path / "home"
+    folder = store.adapter_dir(home, "mood")
+    folder.mkdir(parents=True)
+    (folder / "adapter-1.gguf").write_bytes(b"x")
+    base = embedded_model_path()
+    info = {
+        "file": "adapter-1.gguf",
+        "base_model": {"path": str(base), "size": base.stat().st_size},
+    }
+    (folder / store.INFO_FILE).write_text(json.dumps(info), encoding="utf-8")
+
+    async def adapter(bot: Bot, gpt: str) -> str | None:
+        runtime = await bot.runtime(gpt, warm=False)
+        return runtime.model().spec.adapter
+
+    bot = mood_bot(config_dir, home)
+    assert asyncio.run(adapter(bot, "mood")) == str(folder / "adapter-1.gguf")
+    named = tmp_path / "mine.gguf"
+    named.write_bytes(b"x")
+    write_gpt(config_dir, "other", model={"provider": "local", "name": "embedded",
+                                          "adapter": str(named)})  # fmt: skip
+    assert asyncio.run(adapter(Bot.from_config(config_dir, home), "other")) == str(named)
+    assert asyncio.run(adapter(Bot.from_config(config_dir, tmp_path / "elsewhere"), "mood")) is None
+
+
 def test_lora_needs_a_local_model(config_dir: Path, tmp_path: Path, openai_stub: Any) -> None:
     write_gpt(
         config_dir,

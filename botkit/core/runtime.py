@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from botkit.core.guard import Guard
 from botkit.errors import BotkitError, InputError, KnowledgeError, PluginError
 from botkit.loader import LoadedGPT
-from botkit.spec import EmbedderSpec, GPTSpec
+from botkit.spec import EmbedderSpec, GPTSpec, ModelSpec
 from botkit.tasks import TaskPlugin, TaskRequest, TaskResult
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ class GPTRuntime:
         self._warmed = False
         self._watcher: asyncio.Task[None] | None = None
         self._guard: Guard | None = None
+        self._model_spec: ModelSpec | None = None
         self.task: TaskPlugin | None = None
         if self.spec.task is not None:
             self.task = bot.task(self.spec.task.plugin)
@@ -68,7 +69,11 @@ class GPTRuntime:
         return self._knowledge
 
     def model(self) -> ChatModel:
-        return self._bot.model(self.spec.model)
+        if self._model_spec is None:  # looked up once: a newly trained adapter needs a restart
+            from botkit.models.local import with_trained_adapter
+
+            self._model_spec = with_trained_adapter(self.spec.model, self.data_dir, self.name)
+        return self._bot.model(self._model_spec)
 
     def embedder(self, spec: EmbedderSpec) -> Embedder:
         return self._bot.embedder(spec)

@@ -185,12 +185,29 @@ def _scoring_copy(path: Path, folder: Path) -> Path:
     return copy
 
 
+def model_file(spec: ModelSpec) -> Path:
+    """The GGUF file a local model section names (the embedded model's, for ``embedded``)."""
+    return embedded_model_path() if spec.name == EMBEDDED_MODEL else Path(spec.name).expanduser()
+
+
+def with_trained_adapter(spec: ModelSpec, data_dir: Path | None, gpt: str) -> ModelSpec:
+    """``spec`` with the LoRA adapter `botkit finetune local` trained for GPT ``gpt`` on this
+    very model file, when there is one and the GPT file names no adapter itself."""
+    if spec.provider != "local" or spec.adapter or data_dir is None:
+        return spec
+    from botkit.finetune.lora.store import adapter_for
+
+    try:
+        adapter = adapter_for(data_dir, gpt, model_file(spec))
+    except ModelFileNotFound:
+        return spec
+    return spec.model_copy(update={"adapter": str(adapter)}) if adapter else spec
+
+
 class LocalModel(ChatModel):
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
-        self.path = (
-            embedded_model_path() if spec.name == EMBEDDED_MODEL else Path(spec.name).expanduser()
-        )
+        self.path = model_file(spec)
         if not self.path.is_file():
             raise ModelFileNotFound(
                 f"model file not found: {self.path} (check the path in the GPT's 'model:' field, "
