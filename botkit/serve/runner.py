@@ -16,8 +16,9 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -106,24 +107,29 @@ def build_context(
     context = ServeContext(bot, policy, spec, settings)
     bot.observers.append(_log_reply)
     context.metrics = metrics.attach(bot)
-    prices = PriceTable(spec.prices)
-    usage = SQLiteUsage(settings.data_dir / "usage.sqlite3")
-    calls: Batcher[tuple[ModelCall, float]] = Batcher(usage.record, "model calls")
-    bot.usage_sinks.append(
-        lambda call: calls.add(
-            (
-                call,
-                prices.cost(call.provider, call.model, call.prompt_tokens, call.completion_tokens),
-            )
-        )
-    )
-    context.closers += [calls.aclose, usage.aclose]
+    context.closers += record_usage(bot, settings.data_dir, PriceTable(spec.prices))
     if storage.feedback is not None:
         exchanges: Batcher[Exchange] = Batcher(storage.feedback.record, "exchanges")
         bot.observers.append(lambda reply, message: _keep_exchange(exchanges, reply, message))
         context.closers.append(exchanges.aclose)
         context.exchanges = exchanges
     return context
+
+
+def record_usage(
+    bot: Bot, data_dir: Path, prices: PriceTable
+) -> list[Callable[[], Awaitable[None]]]:
+    """Record every model call of ``bot``, with its cost, in ``DATA_DIR/usage.sqlite3`` (written
+    in batches, in the background); what to close when the server stops."""
+    usage = SQLiteUsage(data_dir / "usage.sqlite3")
+    calls: Batcher[tuple[ModelCall, float]] = Batcher(usage.record, "model calls")
+
+    def sink(call: ModelCall) -> None:
+        cost = prices.cost(call.provider, call.model, call.prompt_tokens, call.completion_tokens)
+        calls.add((call, cost))
+
+    bot.usage_sinks.append(sink)
+    return [calls.aclose, usage.aclose]
 
 
 def _log_reply(reply: Reply, message: Message | None) -> None:
