@@ -6,11 +6,11 @@ process, and the embedded store holds the GIL while it writes. What feeds it run
 - in a child process (``spawn``), for an embedder that says it is CPU-bound
   (``Embedder.in_subprocess``, WordLlama's) when there is enough to embed: it reads, hashes,
   chunks and embeds on the other core while this process writes to Chroma. Batches come back
-  pickled through a bounded queue (two ahead at most), failures as the exception itself; a child
+  pickled through a bounded queue (a few ahead at most), failures as the exception itself; a child
   that dies without a word is an error naming its exit code. A child that cannot even start (an
   embedder its interpreter cannot import) means the thread below does the work instead.
 - otherwise in a thread (a remote embedder waits on the network, and a Chroma server on its socket:
-  both release the GIL), also two batches ahead.
+  both release the GIL), also a few batches ahead.
 
 Batches come in file order and are the same either way; the indexer records a file only after
 its batch is written (see index.py).
@@ -44,7 +44,7 @@ from botkit.knowledge.store import TEXT_KEY
 log = logging.getLogger(__name__)
 
 #: Batches the feeder may get ahead of the writer.
-AHEAD = 2
+AHEAD = 4
 #: Bytes of changed files from which a child process is worth its start (about a second).
 SUBPROCESS_MIN_BYTES = 2 << 20
 
@@ -212,8 +212,12 @@ _DONE = "done"
 
 
 @contextlib.contextmanager
-def feed(tasks: list[Task], chunking: Chunking, embedder: Embedder) -> Iterator[Iterator[Batch]]:
-    """The batches of ``tasks``, made beside the caller; stopped and cleaned up on exit."""
+def feed(
+    tasks: list[Task], chunking: Chunking, embedder: Embedder, rows: int
+) -> Iterator[Iterator[Batch]]:
+    """The batches of ``tasks``, made beside the caller; stopped and cleaned up on exit. Batches
+    already waiting are handed over together, up to ``rows`` chunks: when the writer is the slower
+    side (Chroma usually is), it writes fewer, larger batches, which Chroma stores faster."""
     if not tasks:
         yield iter(())
         return
@@ -222,18 +226,69 @@ def feed(tasks: list[Task], chunking: Chunking, embedder: Embedder) -> Iterator[
         process = _ProcessFeed(tasks, chunking, embedder)
         try:
             if process.start():
-                yield process.batches()
+                yield process.batches(rows)
                 return
         finally:
             process.close()
     thread = _ThreadFeed(tasks, chunking, embedder)
     try:
-        yield thread.batches()
+        yield thread.batches(rows)
     finally:
         thread.close()
 
 
-class _ThreadFeed:
+class _Feed:
+    def get(self, block: bool) -> Any:
+        """The next item; :class:`queue.Empty` if none is ready and ``block`` is false."""
+        raise NotImplementedError
+
+    def batches(self, rows: int) -> Iterator[Batch]:
+        while True:
+            item = self._check(self.get(True))
+            if item is None:
+                return
+            group = [item]
+            held = None  # the end, or a failure, seen while gathering: after this group
+            while sum(len(b.ids) for b in group) < rows:
+                try:
+                    more = self.get(False)
+                except queue.Empty:
+                    break
+                if more == _DONE or isinstance(more, _Failure):
+                    held = more
+                    break
+                group.append(more)
+            yield merge(group)
+            if held is not None and self._check(held) is None:
+                return
+
+    def _check(self, item: Any) -> Batch | None:
+        """A batch as is; None for the end; a failure raised."""
+        if isinstance(item, _Failure):
+            if item.trace and hasattr(item.error, "add_note"):  # Python >= 3.11
+                item.error.add_note(f"in the embedding process:\n{item.trace}")
+            raise item.error
+        return None if item == _DONE else item
+
+
+def merge(batches: list[Batch]) -> Batch:
+    if len(batches) == 1:
+        return batches[0]
+    timings: dict[str, float] = {}
+    for b in batches:
+        for stage, seconds in b.timings.items():
+            timings[stage] = timings.get(stage, 0.0) + seconds
+    vectors = [b.vectors for b in batches if len(b.ids)]
+    return Batch(
+        [f for b in batches for f in b.files],
+        [i for b in batches for i in b.ids],
+        np.concatenate(vectors) if vectors else batches[0].vectors,
+        [m for b in batches for m in b.metadatas],
+        timings,
+    )
+
+
+class _ThreadFeed(_Feed):
     def __init__(self, tasks: list[Task], chunking: Chunking, embedder: Embedder) -> None:
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=AHEAD)
         self.stop = threading.Event()
@@ -260,21 +315,15 @@ class _ThreadFeed:
                 pass
         return False
 
-    def batches(self) -> Iterator[Batch]:
-        while True:
-            item = self.queue.get()
-            if item == _DONE:
-                return
-            if isinstance(item, _Failure):
-                raise item.error
-            yield item
+    def get(self, block: bool) -> Any:
+        return self.queue.get(block)
 
     def close(self) -> None:
         self.stop.set()
         self.thread.join()
 
 
-class _ProcessFeed:
+class _ProcessFeed(_Feed):
     def __init__(self, tasks: list[Task], chunking: Chunking, embedder: Embedder) -> None:
         context = multiprocessing.get_context("spawn")  # never fork a process running Chroma
         self.queue: Any = context.Queue(maxsize=AHEAD)
@@ -284,13 +333,12 @@ class _ProcessFeed:
             name="botkit-embed",
             daemon=True,
         )
-        self.timings: dict[str, float] = {}
 
     def start(self) -> bool:
         """Start the child; False (and a log line) if it cannot get going: use a thread."""
         try:
             self.process.start()
-            item = self._get()
+            item = self.get(True)
         except Exception as exc:
             log.info("indexing in-process: the embedding process did not start (%s)", exc)
             return False
@@ -300,7 +348,9 @@ class _ProcessFeed:
         log.info("indexing in-process: the embedding process did not start (%s)", reason)
         return False
 
-    def _get(self) -> Any:
+    def get(self, block: bool) -> Any:
+        if not block:
+            return self.queue.get(False)
         while True:
             try:
                 return self.queue.get(timeout=0.2)
@@ -312,17 +362,6 @@ class _ProcessFeed:
                         raise ChildDied(
                             f"the embedding process ended (exit code {self.process.exitcode})"
                         ) from None
-
-    def batches(self) -> Iterator[Batch]:
-        while True:
-            item = self._get()
-            if item == _DONE:
-                return
-            if isinstance(item, _Failure):
-                if hasattr(item.error, "add_note"):  # Python >= 3.11
-                    item.error.add_note(f"in the embedding process:\n{item.trace}")
-                raise item.error
-            yield item
 
     def close(self) -> None:
         if self.process.pid is not None:

@@ -143,6 +143,8 @@ def _give_texts(result: Any, wanted: list[str], nested: bool) -> None:
             ]
         )
         metas.append(clean)
+    if "included" in result:
+        result["included"] = wanted
     if "documents" in wanted:
         result["documents"] = texts if nested else texts[0]
     result["metadatas"] = (metas if nested else metas[0]) if "metadatas" in wanted else None
