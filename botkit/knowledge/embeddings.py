@@ -33,8 +33,8 @@ Vectors = npt.NDArray[np.float32]
 
 class Embedder(ABC):
     #: CPU-bound in this process (a local model): large indexing runs embed in a child process,
-    #: on another core, while this one writes to Chroma. The embedder is pickled to the child
-    #: (``spawn``), so it must pickle before its first use and its class must be importable.
+    #: on another core, while this one writes to Chroma. The embedder is pickled to the child,
+    #: so it must pickle before its first use and its class must be importable.
     in_subprocess = False
 
     def __init__(self, spec: EmbedderSpec) -> None:

@@ -4,7 +4,7 @@ A manifest (``<data dir>/knowledge/<gpt>/manifest.json``) records, per file, its
 content hash and chunk ids. A file whose size and mtime are unchanged is not even read; one whose
 hash is unchanged is not re-embedded. A changed file's new chunks are written before its old ones
 are deleted, so a run that fails half-way leaves every file searchable (old or new version), and the
-manifest (rewritten atomically, every few seconds and at the end) makes the next run finish the
+manifest (rewritten atomically, every 10 seconds and at the end) makes the next run finish the
 job: chunk ids are stable (file and content), so what a killed run wrote but did not record is
 overwritten, and a changed file's other versions are found by their ``source`` and deleted. The
 embedder and chunking settings are recorded with the collection: changing them rebuilds it, never
@@ -39,7 +39,7 @@ EMBED_BATCH = 1024
 #: all along, so a search in another thread waits for it: about a second at 4096 rows.
 WRITE_BATCH = 4096
 #: Seconds between manifest checkpoints during a run (it is also written at the end).
-CHECKPOINT_SECONDS = 5.0
+CHECKPOINT_SECONDS = 10.0
 
 
 @dataclass

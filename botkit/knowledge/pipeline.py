@@ -3,12 +3,12 @@
 The indexer (:meth:`KnowledgeIndex.index`) keeps Chroma to itself: one client per store and
 process, and the embedded store holds the GIL while it writes. What feeds it runs beside it:
 
-- in a child process (``spawn``), for an embedder that says it is CPU-bound
+- in a child Python process, for an embedder that says it is CPU-bound
   (``Embedder.in_subprocess``, WordLlama's) when there is enough to embed: it reads, hashes,
   chunks and embeds on the other core while this process writes to Chroma. Batches come back
-  pickled through a bounded queue (a few ahead at most), failures as the exception itself; a child
-  that dies without a word is an error naming its exit code. A child that cannot even start (an
-  embedder its interpreter cannot import) means the thread below does the work instead.
+  pickled through its stdout, a few ahead at most; failures as the exception itself; a child that
+  dies without a word is an error naming its exit code. A child that cannot even start (an
+  embedder it cannot unpickle) means the thread below does the work instead.
 - otherwise in a thread (a remote embedder waits on the network, and a Chroma server on its socket:
   both release the GIL), also a few batches ahead.
 
@@ -21,11 +21,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import multiprocessing
 import os
 import pickle
 import queue
 import signal
+import subprocess
+import sys
 import threading
 import time
 import traceback
@@ -324,20 +325,34 @@ class _ThreadFeed(_Feed):
 
 
 class _ProcessFeed(_Feed):
+    """The batches made by a child Python (``botkit.knowledge.pipeline.serve``), as pickles framed
+    on its stdout. Not ``multiprocessing``: its children import the parent's ``__main__`` again
+    (``python -m botkit`` would run the command twice), and a fork would copy Chroma's threads."""
+
     def __init__(self, tasks: list[Task], chunking: Chunking, embedder: Embedder) -> None:
-        context = multiprocessing.get_context("spawn")  # never fork a process running Chroma
-        self.queue: Any = context.Queue(maxsize=AHEAD)
-        self.process = context.Process(
-            target=_child,
-            args=(self.queue, tasks, chunking, embedder, os.getpid()),
-            name="botkit-embed",
-            daemon=True,
-        )
+        self.job = (tasks, chunking, embedder, os.getpid())
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=AHEAD)
+        self.stop = threading.Event()
+        self.child: subprocess.Popen[bytes] | None = None
+        self.reader: threading.Thread | None = None
 
     def start(self) -> bool:
         """Start the child; False (and a log line) if it cannot get going: use a thread."""
         try:
-            self.process.start()
+            job = pickle.dumps(self.job, protocol=pickle.HIGHEST_PROTOCOL)
+            # this process's import path first: the same botkit, the embedder's module found
+            command = f"import sys; sys.path[:] = {sys.path!r}; {_SERVE}"
+            self.child = subprocess.Popen(
+                [sys.executable, "-c", command],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
+            self.reader = threading.Thread(target=self._read, name="botkit-embed-reader")
+            self.reader.daemon = True
+            self.reader.start()
+            assert self.child.stdin is not None
+            with self.child.stdin:
+                self.child.stdin.write(job)
             item = self.get(True)
         except Exception as exc:
             log.info("indexing in-process: the embedding process did not start (%s)", exc)
@@ -348,50 +363,105 @@ class _ProcessFeed(_Feed):
         log.info("indexing in-process: the embedding process did not start (%s)", reason)
         return False
 
-    def get(self, block: bool) -> Any:
-        if not block:
-            return self.queue.get(False)
+    def _read(self) -> None:
+        """Frames from the child into the queue (it blocks when the writer is AHEAD behind)."""
+        assert self.child is not None and self.child.stdout is not None
+        out = self.child.stdout
         while True:
             try:
-                return self.queue.get(timeout=0.2)
-            except queue.Empty:
-                if not self.process.is_alive():
-                    try:  # it may have said something just before it ended
-                        return self.queue.get(timeout=0.2)
-                    except queue.Empty:
-                        raise ChildDied(
-                            f"the embedding process ended (exit code {self.process.exitcode})"
-                        ) from None
+                head = out.read(8)
+                item = (
+                    pickle.loads(out.read(int.from_bytes(head, "big"))) if len(head) == 8 else None
+                )
+            except Exception as exc:  # a cut frame: the child died mid-write
+                item = None
+                log.debug("embedding process: unreadable frame (%s)", exc)
+            if item is None:
+                self._put(_Ended())
+                return
+            if not self._put(item) or item == _DONE or isinstance(item, _Failure):
+                return
+
+    def _put(self, item: Any) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def get(self, block: bool) -> Any:
+        item = self.queue.get(block)
+        if isinstance(item, _Ended):
+            assert self.child is not None
+            try:
+                code = self.child.wait(5)
+            except subprocess.TimeoutExpired:
+                code = None
+            raise ChildDied(f"the embedding process ended (exit code {code})")
+        return item
 
     def close(self) -> None:
-        if self.process.pid is not None:
-            if self.process.is_alive():
-                self.process.terminate()
-            self.process.join(10)
-            if self.process.is_alive():
-                self.process.kill()
-                self.process.join()
-        self.queue.cancel_join_thread()
-        self.queue.close()
+        self.stop.set()
+        if self.child is not None:
+            if self.child.poll() is None:
+                self.child.terminate()
+            try:
+                self.child.wait(10)
+            except subprocess.TimeoutExpired:
+                self.child.kill()
+                self.child.wait()
+            if self.reader is not None:
+                self.reader.join()
+            if self.child.stdout is not None:
+                self.child.stdout.close()
 
 
-def _child(
-    out: Any, tasks: list[Task], chunking: Chunking, embedder: Embedder, parent: int
-) -> None:
-    """The embedding process: batches into ``out`` until done, the first failure, or orphaned."""
+_SERVE = "from botkit.knowledge.pipeline import serve; serve()"
+
+
+class _Ended:
+    """The child's stdout closed without a last word."""
+
+
+def serve() -> None:
+    """The embedding process: reads its job (pickled) on stdin, writes framed pickles on stdout:
+    ready, then the batches, then done or the failure that stopped it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the indexer's to handle
-    threading.Thread(target=_orphan_watch, args=(parent,), daemon=True).start()
+    out = sys.stdout.buffer
+    sys.stdout = sys.stderr  # anything printed goes to stderr, not into the frames
+    pending: queue.Queue[Any] = queue.Queue(maxsize=1)
 
-    put = out.put  # blocks while the indexer is AHEAD batches behind
-    put(_READY)
+    def write() -> None:
+        while True:
+            item = pending.get()
+            data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+            try:
+                out.write(len(data).to_bytes(8, "big") + data)
+                out.flush()
+            except OSError:  # the indexer is gone
+                os._exit(1)
+            if item == _DONE or isinstance(item, _Failure):
+                return
+
+    writer = threading.Thread(target=write, name="botkit-embed-writer")
+    writer.start()
+    try:
+        tasks, chunking, embedder, parent = pickle.loads(sys.stdin.buffer.read())
+    except BaseException as exc:
+        pending.put(_Failure.of(exc))
+        writer.join()
+        return
+    threading.Thread(target=_orphan_watch, args=(parent,), daemon=True).start()
+    pending.put(_READY)
     try:
         for batch in produce(tasks, chunking, embedder):
-            put(batch)
-        put(_DONE)
+            pending.put(batch)  # blocks while the indexer is behind
+        pending.put(_DONE)
     except BaseException as exc:
-        put(_Failure.of(exc))
-    out.close()
-    out.join_thread()  # everything put reaches the pipe before this process ends
+        pending.put(_Failure.of(exc))
+    writer.join()
 
 
 def _orphan_watch(parent: int) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -219,3 +221,32 @@ def test_wordllama_vectors_are_wordllamas_own() -> None:
     assert ours.dtype == np.float32 and ours.shape == (3, 256)
     assert np.abs(ours - theirs).max() < 1e-5
     assert not np.isnan(embedder.embed([""])).any()  # WordLlama's own gives NaN here
+
+
+def test_the_child_never_runs_the_callers_main_module(project: Path, tmp_path: Path) -> None:
+    """A script that indexes at module level, unguarded (or ``python -m botkit``, whose
+    ``__main__`` runs the command on import): the embedding child must not run it again."""
+    script = tmp_path / "index_it.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).parents[2])!r})\n"
+        "from pathlib import Path\n"
+        "from botkit.knowledge import pipeline\n"
+        "from tests.knowledge.conftest import make_base\n"
+        "pipeline.SUBPROCESS_MIN_BYTES = 0\n"
+        "started = []\n"
+        "start = pipeline._ProcessFeed.start\n"
+        "pipeline._ProcessFeed.start = lambda self: started.append(start(self)) or started[-1]\n"
+        "print('module body', flush=True)\n"
+        "report = make_base(Path(sys.argv[1])).refresh()\n"
+        "print('indexed', report.indexed, started, flush=True)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, str(script), str(project)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["module body", "indexed 3 [True]"]
