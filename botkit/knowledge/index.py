@@ -32,12 +32,12 @@ from botkit.knowledge.sources import resolve_sources
 from botkit.knowledge.store import ChunkCollection, chroma_url, open_client
 from botkit.spec import KnowledgeSpec
 
-#: Chunks embedded together (a file is never split).
+#: Chunks embedded and written together (a file is never split).
 EMBED_BATCH = 1024
-#: Rows per Chroma write at most: batches waiting are written together up to this (a write of
-#: 4096 rows stores 25-35 % faster than four of 1024). A write to the embedded store holds the GIL
-#: all along, so a search in another thread waits for it: about a second at 4096 rows.
-WRITE_BATCH = 4096
+#: Rows per Chroma write at most. A write to the embedded store holds the GIL all along, so a
+#: search in another thread waits for it (about half a second for 1024 rows); 4096-row writes were
+#: no faster in the pipeline (bench/knowledge.py, 50k chunks).
+WRITE_BATCH = 1024
 #: Seconds between manifest checkpoints during a run (it is also written at the end).
 CHECKPOINT_SECONDS = 10.0
 
@@ -177,7 +177,7 @@ class KnowledgeIndex:
             self.spec.chunk_size, self.spec.chunk_overlap, self.spec.max_file_mb, EMBED_BATCH
         )
         try:
-            with feed(tasks, chunking, self.embedder, writer.step) as batches:
+            with feed(tasks, chunking, self.embedder) as batches:
                 for batch in writer.timed("wait", batches):
                     writer.write(batch)
             current = {f.name for f in files}

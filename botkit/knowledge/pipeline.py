@@ -45,7 +45,7 @@ from botkit.knowledge.store import TEXT_KEY
 log = logging.getLogger(__name__)
 
 #: Batches the feeder may get ahead of the writer.
-AHEAD = 4
+AHEAD = 2
 #: Bytes of changed files from which a child process is worth its start (about a second).
 SUBPROCESS_MIN_BYTES = 2 << 20
 
@@ -213,80 +213,42 @@ _DONE = "done"
 
 
 @contextlib.contextmanager
-def feed(
-    tasks: list[Task], chunking: Chunking, embedder: Embedder, rows: int
-) -> Iterator[Iterator[Batch]]:
-    """The batches of ``tasks``, made beside the caller; stopped and cleaned up on exit. Batches
-    already waiting are handed over together, up to ``rows`` chunks: when the writer is the slower
-    side (Chroma usually is), it writes fewer, larger batches, which Chroma stores faster."""
+def feed(tasks: list[Task], chunking: Chunking, embedder: Embedder) -> Iterator[Iterator[Batch]]:
+    """The batches of ``tasks``, made beside the caller; stopped and cleaned up on exit."""
     if not tasks:
         yield iter(())
         return
-    subprocess = getattr(embedder, "in_subprocess", False)
-    if subprocess and sum(t.size for t in tasks) >= SUBPROCESS_MIN_BYTES:
+    local = getattr(embedder, "in_subprocess", False)
+    if local and sum(t.size for t in tasks) >= SUBPROCESS_MIN_BYTES:
         process = _ProcessFeed(tasks, chunking, embedder)
         try:
             if process.start():
-                yield process.batches(rows)
+                yield process.batches()
                 return
         finally:
             process.close()
     thread = _ThreadFeed(tasks, chunking, embedder)
     try:
-        yield thread.batches(rows)
+        yield thread.batches()
     finally:
         thread.close()
 
 
 class _Feed:
-    def get(self, block: bool) -> Any:
-        """The next item; :class:`queue.Empty` if none is ready and ``block`` is false."""
+    def get(self) -> Any:
+        """The next item, when there is one."""
         raise NotImplementedError
 
-    def batches(self, rows: int) -> Iterator[Batch]:
+    def batches(self) -> Iterator[Batch]:
         while True:
-            item = self._check(self.get(True))
-            if item is None:
+            item = self.get()
+            if isinstance(item, _Failure):
+                if item.trace and hasattr(item.error, "add_note"):  # Python >= 3.11
+                    item.error.add_note(f"in the embedding process:\n{item.trace}")
+                raise item.error
+            if item == _DONE:
                 return
-            group = [item]
-            held = None  # the end, or a failure, seen while gathering: after this group
-            while sum(len(b.ids) for b in group) < rows:
-                try:
-                    more = self.get(False)
-                except queue.Empty:
-                    break
-                if more == _DONE or isinstance(more, _Failure):
-                    held = more
-                    break
-                group.append(more)
-            yield merge(group)
-            if held is not None and self._check(held) is None:
-                return
-
-    def _check(self, item: Any) -> Batch | None:
-        """A batch as is; None for the end; a failure raised."""
-        if isinstance(item, _Failure):
-            if item.trace and hasattr(item.error, "add_note"):  # Python >= 3.11
-                item.error.add_note(f"in the embedding process:\n{item.trace}")
-            raise item.error
-        return None if item == _DONE else item
-
-
-def merge(batches: list[Batch]) -> Batch:
-    if len(batches) == 1:
-        return batches[0]
-    timings: dict[str, float] = {}
-    for b in batches:
-        for stage, seconds in b.timings.items():
-            timings[stage] = timings.get(stage, 0.0) + seconds
-    vectors = [b.vectors for b in batches if len(b.ids)]
-    return Batch(
-        [f for b in batches for f in b.files],
-        [i for b in batches for i in b.ids],
-        np.concatenate(vectors) if vectors else batches[0].vectors,
-        [m for b in batches for m in b.metadatas],
-        timings,
-    )
+            yield item
 
 
 class _ThreadFeed(_Feed):
@@ -316,8 +278,8 @@ class _ThreadFeed(_Feed):
                 pass
         return False
 
-    def get(self, block: bool) -> Any:
-        return self.queue.get(block)
+    def get(self) -> Any:
+        return self.queue.get()
 
     def close(self) -> None:
         self.stop.set()
@@ -353,7 +315,7 @@ class _ProcessFeed(_Feed):
             assert self.child.stdin is not None
             with self.child.stdin:
                 self.child.stdin.write(job)
-            item = self.get(True)
+            item = self.get()
         except Exception as exc:
             log.info("indexing in-process: the embedding process did not start (%s)", exc)
             return False
@@ -391,8 +353,8 @@ class _ProcessFeed(_Feed):
                 pass
         return False
 
-    def get(self, block: bool) -> Any:
-        item = self.queue.get(block)
+    def get(self) -> Any:
+        item = self.queue.get()
         if isinstance(item, _Ended):
             assert self.child is not None
             try:
