@@ -1,10 +1,11 @@
 """Chroma: embedded (``PersistentClient`` under the data directory) or a server (``chroma_url``).
 
 A chunk's text is stored in its metadata (:data:`TEXT_KEY`), not as Chroma's document: Chroma
-indexes every document in a trigram full-text index that botkit never queries (keyword search is
-BM25, bm25s), and that index halves the write rate (embedded and server alike: about 1,000 chunks/s
-with documents, 2,000 without, in bench/knowledge.py). :class:`ChunkCollection` gives the text back
-as ``documents`` on reads, from either place, so collections written before still read the same.
+indexes every document in a trigram full-text index (SQLite FTS5) that botkit never queries
+(keyword search is BM25, bm25s), and that index halves the write rate, embedded and server alike
+(bench/knowledge.py's chunks written alone on 2 cores: about 1,000 a second with documents, 2,000
+without). :class:`ChunkCollection` gives the text back as ``documents`` on reads, from either
+place, so collections written before still read the same.
 """
 
 from __future__ import annotations
