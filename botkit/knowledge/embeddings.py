@@ -32,6 +32,11 @@ Vectors = npt.NDArray[np.float32]
 
 
 class Embedder(ABC):
+    #: CPU-bound in this process (a local model): large indexing runs embed in a child process,
+    #: on another core, while this one writes to Chroma. The embedder is pickled to the child,
+    #: so it must pickle before its first use and its class must be importable.
+    in_subprocess = False
+
     def __init__(self, spec: EmbedderSpec) -> None:
         self.spec = spec
 
@@ -64,12 +69,16 @@ def normalise(vectors: npt.ArrayLike) -> Vectors:
 
 
 _wordllama: dict[int, Any] = {}
+_pooling: dict[int, tuple[Any, Any]] = {}
+#: Texts tokenized and pooled at a time by WordLlamaEmbedder.embed.
+_WORDLLAMA_BATCH = 2048
 _wordllama_lock = threading.Lock()
 
 
 class WordLlamaEmbedder(Embedder):
     DIM = 256
     dimension = DIM
+    in_subprocess = True
 
     def __init__(self, spec: EmbedderSpec) -> None:
         super().__init__(spec)
@@ -97,15 +106,44 @@ class WordLlamaEmbedder(Embedder):
             return _wordllama[self.DIM]
 
     def embed(self, texts: list[str]) -> Vectors:
+        """WordLlama's embedding (the mean of the texts' token vectors, normalised), computed as a
+        sparse product: a (texts x vocabulary) matrix of token counts times the vector table.
+        WordLlama's own ``embed`` pads every batch into a (texts x tokens x 256) array first;
+        this gives the same vectors (to float rounding) about 3x faster, and tokenizing is then
+        most of the cost."""
         if not texts:
             return np.zeros((0, self.DIM), dtype=np.float32)
-        # WordLlama pads each batch to its longest text: batching texts of similar length wastes
-        # less work (about 1.5x faster on mixed chunk lengths).
-        order = np.argsort([len(t) for t in texts], kind="stable")
-        vectors = self.model().embed([texts[i] for i in order], norm=True, batch_size=256)
-        out = np.empty_like(vectors)
-        out[order] = vectors
+        from scipy import sparse
+
+        tokenizer, table = self._pooling()
+        encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)
+        out = np.empty((len(texts), self.DIM), dtype=np.float32)
+        for a in range(0, len(texts), _WORDLLAMA_BATCH):
+            encoded = encode(texts[a : a + _WORDLLAMA_BATCH], add_special_tokens=False)
+            lengths = np.fromiter((len(e.ids) for e in encoded), np.int64, len(encoded))
+            ids = np.fromiter((i for e in encoded for i in e.ids), np.int64, int(lengths.sum()))
+            np.clip(ids, 0, table.shape[0] - 1, out=ids)  # as WordLlama does
+            rows = np.repeat(np.arange(len(encoded)), lengths)
+            counts = sparse.csr_matrix(
+                (np.ones(len(ids), dtype=np.float32), (rows, ids)),
+                shape=(len(encoded), table.shape[0]),
+            )
+            out[a : a + len(encoded)] = counts @ table  # a sum; normalising makes it the mean
         return normalise(out)
+
+    def _pooling(self) -> tuple[Any, Any]:
+        """The model's tokenizer (a copy that does not pad) and its token vectors."""
+        model = self.model()
+        with _wordllama_lock:
+            if self.DIM not in _pooling:
+                from tokenizers import Tokenizer
+
+                tokenizer = Tokenizer.from_str(model.tokenizer.to_str())
+                tokenizer.no_padding()
+                tokenizer.no_truncation()
+                table = np.ascontiguousarray(model.embedding, dtype=np.float32)
+                _pooling[self.DIM] = (tokenizer, table)
+            return _pooling[self.DIM]
 
 
 def _import_quietly(name: str) -> Any:

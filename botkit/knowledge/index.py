@@ -4,32 +4,45 @@ A manifest (``<data dir>/knowledge/<gpt>/manifest.json``) records, per file, its
 content hash and chunk ids. A file whose size and mtime are unchanged is not even read; one whose
 hash is unchanged is not re-embedded. A changed file's new chunks are written before its old ones
 are deleted, so a run that fails half-way leaves every file searchable (old or new version), and the
-manifest (rewritten atomically) makes the next run finish the job. The embedder and chunking
-settings are recorded with the collection: changing them rebuilds it, never mixes vectors.
+manifest (rewritten atomically, every 10 seconds and at the end) makes the next run finish the
+job: chunk ids are stable (file and content), so what a killed run wrote but did not record is
+overwritten, and a changed file's other versions are found by their ``source`` and deleted. The
+embedder and chunking settings are recorded with the collection: changing them rebuilds it, never
+mixes vectors.
+
+Changed files are read, chunked and embedded beside this thread (see pipeline.py: in a child
+process for a local embedder with enough to do) while it writes the previous batch to Chroma.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from botkit.atomic import atomic_write_text
-from botkit.knowledge.chunking import Chunk, chunk_sections
-from botkit.knowledge.documents import UnreadableFile, read_sections
 from botkit.knowledge.embeddings import Embedder
-from botkit.knowledge.sources import SourceFile, resolve_sources
-from botkit.knowledge.store import chroma_url, open_client
+from botkit.knowledge.pipeline import Batch, Chunking, Task, feed, stat
+from botkit.knowledge.pipeline import embed_text as embed_text  # base.py's, and others'
+from botkit.knowledge.sources import resolve_sources
+from botkit.knowledge.store import ChunkCollection, chroma_url, open_client
 from botkit.spec import KnowledgeSpec
 
-#: Chunks embedded together: large batches keep the embedder busy; files are still written one by one.
+#: Chunks embedded and written together (a file is never split), into the embedded store.
 EMBED_BATCH = 1024
+#: The same into a Chroma server, whose writes block no other thread here: 4096-row writes store
+#: 20-35 % faster than 1024-row ones (bench/knowledge.py).
+SERVER_BATCH = 4096
+#: Rows per write to the embedded store at most. Such a write holds the GIL all along, so a search
+#: in another thread waits for it (about half a second for 1024 rows); 4096-row writes were no
+#: faster there in the pipeline (bench/knowledge.py, 50k chunks).
+WRITE_BATCH = 1024
+#: Seconds between manifest checkpoints during a run (it is also written at the end).
+CHECKPOINT_SECONDS = 10.0
 
 
 @dataclass
@@ -43,6 +56,9 @@ class IndexReport:
     rebuilt: str = ""  # why the collection was rebuilt, if it was
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: Where the time went, seconds per stage: read, chunk, embed (beside the writer, summed over
+    #: batches), write (Chroma), delete (replaced chunks), manifest, wait (for the next batch).
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -51,13 +67,6 @@ class IndexReport:
 
 #: Called after each file: (file name, chunks it added, files done, files in all).
 Progress = Callable[[str, int, int, int], None]
-
-
-@dataclass
-class _Pending:
-    source: SourceFile
-    entry: dict[str, Any]
-    chunks: list[Chunk]
 
 
 class KnowledgeIndex:
@@ -99,11 +108,13 @@ class KnowledgeIndex:
     def collection(self) -> Any:
         """The Chroma collection, looked up once (a lookup is a round trip to the store)."""
         if self._collection is None:
-            self._collection = self.client().get_or_create_collection(
-                self.collection_name,
-                configuration={"hnsw": {"space": "cosine"}},
-                metadata=self.settings,
-                embedding_function=None,  # vectors always come from our embedder, never Chroma's
+            self._collection = ChunkCollection(
+                self.client().get_or_create_collection(
+                    self.collection_name,
+                    configuration={"hnsw": {"space": "cosine"}},
+                    metadata=self.settings,
+                    embedding_function=None,  # vectors come from our embedder, never Chroma's
+                )
             )
         return self._collection
 
@@ -124,9 +135,9 @@ class KnowledgeIndex:
             return {"settings": {}, "files": {}}
 
     def save_manifest(self, manifest: dict[str, Any]) -> None:
-        atomic_write_text(
-            self.folder / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True)
-        )
+        # compact: json's C encoder (an indented dump is pure Python, 10x slower at 100k chunks)
+        text = json.dumps(manifest, sort_keys=True, separators=(",", ":"))
+        atomic_write_text(self.folder / "manifest.json", text)
 
     def stale(self) -> bool:
         """Quick check (sizes and mtimes only): has any source file changed since the last index?"""
@@ -137,7 +148,7 @@ class KnowledgeIndex:
         known = manifest["files"]
         if {f.name for f in files} != set(known):
             return True
-        return any(_stat(f.path) != (known[f.name]["size"], known[f.name]["mtime"]) for f in files)
+        return any(stat(f.path) != (known[f.name]["size"], known[f.name]["mtime"]) for f in files)
 
     # -- indexing ------------------------------------------------------------------------------
     def index(self, progress: Progress | None = None) -> IndexReport:
@@ -155,60 +166,32 @@ class KnowledgeIndex:
             collection = self.collection()
             manifest = {"settings": self.settings, "files": {}}
         known: dict[str, Any] = manifest["files"]
-        writer = _Writer(self, collection, known, report, progress, len(files))
-        pending: list[_Pending] = []
-        pending_chunks = 0
+        writer = _Writer(self, collection, manifest, report, progress, len(files))
+        tasks = []
+        for source in files:
+            previous = known.get(source.name)
+            size, mtime = stat(source.path)
+            if previous and (previous["size"], previous["mtime"]) == (size, mtime):
+                report.unchanged += 1
+                writer.tell(source.name, 0)
+            else:
+                tasks.append(Task(source, previous["hash"] if previous else None, size))
+        chunking = Chunking(
+            self.spec.chunk_size, self.spec.chunk_overlap, self.spec.max_file_mb, writer.batch
+        )
         try:
-            for source in files:
-                entry = self._changed_entry(source, known.get(source.name), report)
-                chunks = None if entry is None else self._read(source, report)
-                if entry is None or chunks is None:  # unchanged, or unreadable now (keep the old)
-                    report.unchanged += entry is None
-                    writer.skip(source.name)
-                    continue
-                pending.append(_Pending(source, entry, chunks))
-                pending_chunks += len(chunks)
-                if pending_chunks >= EMBED_BATCH:
-                    writer.submit(pending)
-                    self.save_manifest(manifest)
-                    pending, pending_chunks = [], 0
-            writer.submit(pending)
-            writer.close()
+            with feed(tasks, chunking, self.embedder) as batches:
+                for batch in writer.timed("wait", batches):
+                    writer.write(batch)
             current = {f.name for f in files}
-            for name in [n for n in known if n not in current]:
-                ids = known.pop(name)["ids"]
-                _delete(collection, ids)
-                report.removed += 1
-                report.chunks_removed += len(ids)
+            gone = [n for n in known if n not in current]
+            if gone:
+                writer.remove(gone)
         finally:
-            writer.close()
-            self.save_manifest(manifest)
+            if writer.dirty or not (self.folder / "manifest.json").exists():
+                writer.save()
         report.seconds = time.perf_counter() - started
         return report
-
-    def _changed_entry(
-        self, source: SourceFile, previous: dict[str, Any] | None, report: IndexReport
-    ) -> dict[str, Any] | None:
-        """The new manifest entry of a file that needs indexing, or None if it is unchanged."""
-        size, mtime = _stat(source.path)
-        if previous and (previous["size"], previous["mtime"]) == (size, mtime):
-            return None
-        digest = hashlib.sha256(source.path.read_bytes()).hexdigest()
-        if previous and previous["hash"] == digest:
-            previous["size"], previous["mtime"] = size, mtime
-            return None
-        return {"size": size, "mtime": mtime, "hash": digest, "ids": []}
-
-    def _read(self, source: SourceFile, report: IndexReport) -> list[Chunk] | None:
-        try:
-            sections = read_sections(source.path, source.text_field, self.spec.max_file_mb)
-        except UnreadableFile as exc:
-            report.warnings.append(f"skipped {source.name}: {exc}")
-            return None
-        except OSError as exc:
-            report.warnings.append(f"skipped {source.name}: cannot read it ({exc.strerror})")
-            return None
-        return chunk_sections(sections, self.spec.chunk_size, self.spec.chunk_overlap)
 
     def clear(self) -> None:
         self.drop_collection()
@@ -216,123 +199,121 @@ class KnowledgeIndex:
 
 
 class _Writer:
-    """Embeds batches of changed files and writes them to Chroma, one batch in flight.
-
-    While Chroma stores batch n in a worker thread, the caller reads, chunks and embeds batch
-    n+1. A batch is finished (the chunks it replaces deleted, the manifest updated, progress told)
-    only once its own write has succeeded, so a failure never leaves a file without its chunks.
-    """
+    """Writes batches to Chroma in order; records a file (manifest, report, progress) only once its
+    new chunks are written and the ones they replace deleted."""
 
     def __init__(
         self,
         owner: KnowledgeIndex,
         collection: Any,
-        known: dict[str, Any],
+        manifest: dict[str, Any],
         report: IndexReport,
         progress: Progress | None,
         total: int,
     ) -> None:
         self.owner = owner
         self.collection = collection
-        self.known = known
+        self.manifest = manifest
+        self.known: dict[str, Any] = manifest["files"]
         self.report = report
         self.progress = progress
         self.total = total
         self.done = 0
-        self.step = owner.client().get_max_batch_size()
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="botkit-index")
-        self.inflight: tuple[Future[None], list[_Pending]] | None = None
+        self.dirty = bool(report.rebuilt)
+        self.saved = time.monotonic()
+        server = chroma_url(owner.spec.chroma_url) is not None
+        self.batch = SERVER_BATCH if server else EMBED_BATCH
+        self.step = min(
+            SERVER_BATCH if server else WRITE_BATCH, owner.client().get_max_batch_size()
+        )
+        self.timings = report.timings
 
-    def skip(self, name: str) -> None:
+    def tell(self, name: str, added: int) -> None:
         self.done += 1
         if self.progress:
-            self.progress(name, 0, self.done, self.total)
+            self.progress(name, added, self.done, self.total)
 
-    def submit(self, pending: list[_Pending]) -> None:
-        if not pending:
-            return
-        chunks = [c for p in pending for c in p.chunks]
-        vectors = self.owner.embedder.embed([embed_text(c.title, c.text) for c in chunks])
-        ids: list[str] = []
-        metadatas: list[dict[str, Any]] = []
-        for p in pending:
-            file_key = hashlib.sha1(p.source.name.encode()).hexdigest()[:12]
-            p.entry["ids"] = [
-                f"{file_key}-{p.entry['hash'][:12]}-{i}" for i in range(len(p.chunks))
-            ]
-            ids.extend(p.entry["ids"])
-            metadatas.extend(_metadata(p.source.name, c) for c in p.chunks)
-        documents = [c.text for c in chunks]
-        self._finish()
-        future = self.pool.submit(self._upsert, ids, vectors, documents, metadatas)
-        self.inflight = (future, list(pending))
+    def timed(self, stage: str, items: Any) -> Any:
+        """Iterate ``items``, adding the time spent waiting for each to ``stage``."""
+        iterator = iter(items)
+        while True:
+            t0 = time.perf_counter()
+            try:
+                item = next(iterator)
+            except StopIteration:
+                return
+            finally:
+                self._add(stage, time.perf_counter() - t0)
+            yield item
 
-    def close(self) -> None:
-        try:
-            self._finish()
-        finally:
-            self.pool.shutdown(wait=True)
+    def _add(self, stage: str, seconds: float) -> None:
+        self.timings[stage] = self.timings.get(stage, 0.0) + seconds
 
-    def _upsert(
-        self, ids: list[str], vectors: Any, documents: list[str], metadatas: list[Any]
-    ) -> None:
-        for a in range(0, len(ids), self.step):
+    def write(self, batch: Batch) -> None:
+        for stage, seconds in batch.timings.items():
+            self._add(stage, seconds)
+        t0 = time.perf_counter()
+        for a in range(0, len(batch.ids), self.step):
             b = a + self.step
             self.collection.upsert(
-                ids=ids[a:b],
-                embeddings=vectors[a:b],
-                documents=documents[a:b],
-                metadatas=metadatas[a:b],
+                ids=batch.ids[a:b], embeddings=batch.vectors[a:b], metadatas=batch.metadatas[a:b]
             )
-
-    def _finish(self) -> None:
-        """Wait for the batch in flight; then drop the chunks it replaced and record it."""
-        if self.inflight is None:
-            return
-        future, pending = self.inflight
-        self.inflight = None
-        future.result()
-        stale: list[str] = []
-        for p in pending:
-            old = self.known.get(p.source.name, {}).get("ids", [])
-            stale.extend(set(old) - set(p.entry["ids"]))
-            self.known[p.source.name] = p.entry
+        self._add("write", time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        replaced = [f for f in batch.files if f.entry is not None and f.name in self.known]
+        stale: set[str] = set()
+        for f in replaced:
+            stale.update(self.known[f.name]["ids"])
+        if replaced:  # versions a killed run wrote but never recorded, too
+            found = self.collection.get(
+                where={"source": {"$in": [f.name for f in replaced]}}, include=[]
+            )
+            stale.update(found["ids"])
+            stale.difference_update(i for f in replaced for i in f.entry["ids"])  # type: ignore[index]
+        self._delete(sorted(stale))
+        self._add("delete", time.perf_counter() - t0)
+        for f in batch.files:
+            if f.warning:
+                self.report.warnings.append(f.warning)
+                self.tell(f.name, 0)
+                continue
+            self.dirty = True
+            if f.same:
+                self.known[f.name]["size"], self.known[f.name]["mtime"] = f.same
+                self.report.unchanged += 1
+                self.tell(f.name, 0)
+                continue
+            assert f.entry is not None
+            old = self.known.get(f.name, {}).get("ids", [])
+            self.known[f.name] = f.entry
             self.report.indexed += 1
-            self.report.chunks_added += len(p.entry["ids"])
+            self.report.chunks_added += len(f.entry["ids"])
             self.report.chunks_removed += len(old)
-        for a in range(0, len(stale), self.step):
-            _delete(self.collection, stale[a : a + self.step])
-        for p in pending:
-            self.done += 1
-            if self.progress:
-                self.progress(p.source.name, len(p.entry["ids"]), self.done, self.total)
+            self.tell(f.name, len(f.entry["ids"]))
+        if time.monotonic() - self.saved >= CHECKPOINT_SECONDS:
+            self.save()
 
+    def remove(self, names: list[str]) -> None:
+        """Delete the chunks of files no longer in the sources (every version: by their source),
+        then forget them."""
+        t0 = time.perf_counter()
+        for a in range(0, len(names), self.step):
+            self.collection.delete(where={"source": {"$in": names[a : a + self.step]}})
+        for name in names:
+            self.report.chunks_removed += len(self.known.pop(name)["ids"])
+        self.report.removed += len(names)
+        self.dirty = True
+        self._add("delete", time.perf_counter() - t0)
 
-def embed_text(title: str, text: str) -> str:
-    """What gets embedded and keyword-indexed: the heading path gives a chunk its context."""
-    return f"{title}\n{text}" if title else text
+    def _delete(self, ids: list[str]) -> None:
+        for a in range(0, len(ids), self.step):
+            self.collection.delete(ids=ids[a : a + self.step])
 
-
-def _metadata(source: str, chunk: Chunk) -> dict[str, Any]:
-    meta: dict[str, Any] = {
-        "source": source,
-        "title": chunk.title,
-        "start": chunk.start,
-        "end": chunk.end,
-    }
-    if chunk.page is not None:
-        meta["page"] = chunk.page
-    return meta
-
-
-def _delete(collection: Any, ids: list[str]) -> None:
-    if ids:
-        collection.delete(ids=ids)
-
-
-def _stat(path: Path) -> tuple[int, int]:
-    st = path.stat()
-    return st.st_size, st.st_mtime_ns
+    def save(self) -> None:
+        t0 = time.perf_counter()
+        self.owner.save_manifest(self.manifest)
+        self.saved = time.monotonic()
+        self._add("manifest", time.perf_counter() - t0)
 
 
 def _rebuild_reason(before: dict[str, Any] | None, now: dict[str, Any]) -> str:

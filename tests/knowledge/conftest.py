@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -54,4 +56,23 @@ class FailingEmbedder(WordLlamaEmbedder):
         self.calls += 1
         if self.calls == self.fail_on:
             raise RuntimeError("embedding service went away")
+        return super().embed(texts)
+
+
+class KillingEmbedder(WordLlamaEmbedder):
+    """The real embedder, whose process is killed (SIGKILL) on its ``kill_on``-th call, when that
+    process is not the test's own: it is meant for the embedding child process."""
+
+    def __init__(self, kill_on: int) -> None:
+        super().__init__(EmbedderSpec())
+        self.calls = 0
+        self.kill_on = kill_on
+        self.parent = os.getpid()
+
+    def embed(self, texts: list[str]) -> Any:
+        self.calls += 1
+        if self.calls == self.kill_on:
+            if os.getpid() == self.parent:
+                raise AssertionError("KillingEmbedder ran in the test process, not in a child")
+            os.kill(os.getpid(), signal.SIGKILL)
         return super().embed(texts)
