@@ -30,14 +30,48 @@ def read_text(path: Path) -> str:
         ) from exc
 
 
+#: The deepest a file may nest, and the most values it may hold once its aliases are expanded:
+#: past these, checking it would overflow Python's stack or take forever ("billion laughs").
+MAX_DEPTH = 50
+MAX_VALUES = 100_000
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, with a value it cannot build (an integer of 5,000 digits, a date
+    like 2024-13-45, ``!!timestamp soon``, ``!!bool maybe``) a located YAML error instead of a
+    bare ``ValueError``, ``AttributeError`` or ``KeyError``."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError, TypeError, AttributeError, KeyError) as exc:
+            kind = str(node.tag).rsplit(":", 1)[-1]  # int, timestamp, bool...
+            detail = f" ({exc})" if isinstance(exc, (ValueError, OverflowError)) else ""
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read this value as {kind}{detail}", node.start_mark
+            ) from exc
+
+
 def parse_document(text: str, filename: str, what: str) -> tuple[yaml.MappingNode, Any]:
     """The document's node tree (for locating problems) and its data; ``what`` says what a
     valid file holds (for the empty-file message)."""
+    loader: _Loader | None = None
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        loader = _Loader(text)
+        root = loader.get_single_node()
+        if root is not None:
+            check_shape(root, filename)
+        data = yaml.load(text, Loader=_Loader)  # built apart: merge keys (<<) rewrite the nodes
     except yaml.YAMLError as exc:
         raise ConfigError([yaml_problem(exc, text, filename)]) from exc
+    except RecursionError:  # PyYAML composes one nested value per call: thousands of levels
+        mark = loader.get_mark() if loader is not None else None
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = f"nested too deeply (more than {MAX_DEPTH} levels): flatten it"
+        raise ConfigError([ConfigProblem(filename, line, col, "", message)]) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
     if root is None or data is None:
         raise ConfigError([ConfigProblem(filename, 1, 1, "", f"the file is empty: {what}")])
     if not isinstance(root, yaml.MappingNode):
@@ -56,6 +90,38 @@ def validate(
         return None, problems + from_validation_error(
             exc, root, filename, (), model.model_json_schema()
         )
+
+
+def check_shape(root: yaml.Node, filename: str) -> None:
+    """Refuse a document nested deeper than :data:`MAX_DEPTH`, an alias inside the value it
+    names (a value without end), or aliases of aliases expanding to over :data:`MAX_VALUES`."""
+    count = 0
+    inside: set[int] = set()
+
+    def walk(node: yaml.Node, depth: int) -> None:
+        nonlocal count
+        count += 1
+        if id(node) in inside:
+            reason = "an alias inside the value it names: that value would never end"
+        elif depth > MAX_DEPTH:
+            reason = f"nested more than {MAX_DEPTH} levels deep: flatten it"
+        elif count > MAX_VALUES:
+            reason = f"over {MAX_VALUES:,} values once its aliases are expanded: use fewer aliases"
+        else:
+            if isinstance(node, yaml.MappingNode):
+                children = [child for pair in node.value for child in pair]
+            elif isinstance(node, yaml.SequenceNode):
+                children = node.value
+            else:
+                return
+            inside.add(id(node))
+            for child in children:
+                walk(child, depth + 1)
+            inside.discard(id(node))
+            return
+        raise ConfigError([problem(filename, node, "", reason)])
+
+    walk(root, 1)
 
 
 def raise_problems(problems: list[ConfigProblem]) -> None:
@@ -108,9 +174,16 @@ def from_validation_error(
         else:
             given = err.get("input")
             if isinstance(given, (str, int, float, bool)) and kind != "value_error":
-                message += f" (got {given!r})"
+                message += f" (got {_shown(given)})"
         problems.append(problem(filename, node, path, message))
     return problems
+
+
+def _shown(value: str | int | float | bool) -> str:
+    """``repr(value)``; an integer of thousands of digits (0b111...) has none in Python."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"an integer of {value.bit_length()} bits"
+    return repr(value)
 
 
 def duplicate_keys(node: yaml.Node, filename: str, loc: tuple[Any, ...]) -> list[ConfigProblem]:
