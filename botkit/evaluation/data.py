@@ -76,6 +76,15 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
                 yield number, json.loads(text)
             except json.JSONDecodeError as exc:
                 raise DataError(path, number, f"not valid JSON ({exc.msg})") from None
+            except (ValueError, RecursionError) as exc:  # 5,000 digits; [[[[ thousands deep
+                raise DataError(path, number, f"unreadable JSON ({json_trouble(exc)})") from None
+
+
+def json_trouble(exc: ValueError | RecursionError) -> str:
+    """Why well-formed JSON could not be read: a number too long, or arrays nested too deep."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return str(exc).split(";")[0]  # "Exceeds the limit (4300 digits) for integer string..."
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, Any]]:

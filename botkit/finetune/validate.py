@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from botkit.errors import InputError
-from botkit.evaluation.data import DataError
+from botkit.evaluation.data import DataError, json_trouble
 from botkit.models.openai_compat import (
     CHARS_PER_TOKEN,
     DEFAULT_CONTEXT_WINDOW,
@@ -191,6 +191,9 @@ def _messages(report: Report, line: int, raw: bytes | None) -> list[dict[str, An
         return None
     except json.JSONDecodeError as exc:
         report.error(line, f"not valid JSON ({exc.msg})")
+        return None
+    except (ValueError, RecursionError) as exc:  # 5,000 digits; [[[[ thousands deep
+        report.error(line, f"unreadable JSON ({json_trouble(exc)})")
         return None
     if not isinstance(row, dict):
         report.error(line, f"expected an object with a 'messages' list, got {_kind(row)}")

@@ -26,7 +26,7 @@ from typing import Any
 
 from botkit.core.bot import Bot
 from botkit.core.prompt import preamble
-from botkit.evaluation.data import DataError, LabeledExample, read_examples
+from botkit.evaluation.data import DataError, LabeledExample, json_trouble, read_examples
 from botkit.evaluation.runner import EvalTarget
 from botkit.models.base import ChatMessage
 from botkit.tasks import TaskRequest, TrainingPrompt
@@ -74,7 +74,7 @@ def is_chat_file(path: Path) -> bool:
                 if line.strip():
                     row = json.loads(line)
                     return isinstance(row, dict) and "messages" in row
-    except (OSError, UnicodeDecodeError, ValueError):
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return False  # read_examples names the problem with its line
     return False
 
@@ -108,8 +108,8 @@ def _chat_rows(path: Path) -> Iterable[Row]:
                 continue
             try:
                 row = json.loads(line)
-            except ValueError as exc:
-                raise DataError(path, number, f"not JSON: {exc}") from exc
+            except (ValueError, RecursionError) as exc:
+                raise DataError(path, number, f"not JSON: {json_trouble(exc)}") from exc
             messages = row.get("messages") if isinstance(row, dict) else None
             if not isinstance(messages, list) or not messages:
                 raise DataError(path, number, "expected an object with a 'messages' list")
