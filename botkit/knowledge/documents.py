@@ -211,8 +211,11 @@ class _HTMLText(HTMLParser):
 def _html(text: str) -> list[Section]:
     """HTML becomes Markdown-like text (headings kept), then splits like Markdown."""
     parser = _HTMLText()
-    parser.feed(text)
-    parser.close()
+    try:
+        parser.feed(text)
+        parser.close()
+    except AssertionError as exc:  # html.parser's answer to a malformed <![...[ section
+        raise UnreadableFile(f"the HTML cannot be parsed ({exc})") from exc
     plain = re.sub(r"\n{3,}", "\n\n", "".join(parser.out)).strip() + "\n"
     return _markdown(plain)
 
@@ -249,6 +252,8 @@ def _json(text: str) -> object:
         return json.loads(text)
     except ValueError as exc:
         raise UnreadableFile(f"invalid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise UnreadableFile("invalid JSON: nested too deeply") from exc
 
 
 def _json_records(data: object, field: str) -> list[Section]:
@@ -267,6 +272,8 @@ def _jsonl(text: str, field: str) -> list[Section]:
             record = json.loads(line)
         except ValueError as exc:
             raise UnreadableFile(f"line {number} is not JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise UnreadableFile(f"line {number} is not JSON: nested too deeply") from exc
         if section := _record(record, field, f"line {number}"):
             sections.append(section)
     return sections
