@@ -140,14 +140,22 @@ class ChatRequest(BaseModel):
         )
 
 
-def parse_request(raw: bytes) -> ChatRequest:
-    """The request, or the :class:`ApiError` saying what is wrong with it."""
+def load_object(raw: bytes) -> dict[str, Any]:
+    """A request body's JSON object, or the :class:`ApiError` saying what is wrong with it."""
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"the body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # json's parser recurses once per level of nesting
+        raise ApiError(400, "the body is not valid JSON: it is nested too deeply") from exc
     if not isinstance(data, dict):
         raise ApiError(400, "the body must be a JSON object")
+    return data
+
+
+def parse_request(raw: bytes) -> ChatRequest:
+    """The request, or the :class:`ApiError` saying what is wrong with it."""
+    data = load_object(raw)
     try:
         request = ChatRequest.model_validate(data)
     except ValidationError as exc:
