@@ -10,7 +10,6 @@ compared in constant time; with no key configured the server listens on loopback
 from __future__ import annotations
 
 import hmac
-import json
 import os
 from collections.abc import AsyncIterator
 from importlib import resources
@@ -32,6 +31,7 @@ from botkit.serve.openai_format import (
     error_event,
     extras,
     finish,
+    load_object,
     parse_request,
     usage_chunk,
 )
@@ -244,7 +244,7 @@ class ApiSurfaceRunner(Surface):
         """``{"request_id", "rating": "up"|"down", "correction"?}``: a rating of an answer."""
         try:
             caller = self.caller(request)
-            data = json.loads(await _read_body(request) or b"{}")
+            data = load_object(await _read_body(request) or b"{}")
             request_id, rating = data.get("request_id"), data.get("rating")
             correction = data.get("correction") or ""
             if not isinstance(request_id, str) or rating not in ("up", "down"):
@@ -253,8 +253,6 @@ class ApiSurfaceRunner(Surface):
                 raise ApiError(422, "correction must be text of at most 10,000 characters")
             if not await self.context.rate(request_id, rating, caller.user_id, correction):
                 raise ApiError(404, f"no answer {request_id!r} to rate", code="not_found")
-        except ValueError as exc:
-            return _error(ApiError(400, f"the body is not valid JSON: {exc}"))
         except ApiError as exc:
             return _error(exc)
         return JSONResponse({"ok": True})
