@@ -50,6 +50,32 @@ WRITTEN = (None, "file_share", "thread_broadcast")
 THREAD_HISTORY = 50
 
 
+def _placed(event: dict[str, Any]) -> bool:
+    """Whether a message event says where it was written (a channel and a ``ts``)."""
+    if event.get("channel") and event.get("ts"):
+        return True
+    log.warning("slack: a %s event without a channel or ts was ignored", event.get("type"))
+    return False
+
+
+def _field(payload: dict[str, Any], part: str, key: str) -> str:
+    """``payload[part][key]`` as text ("" where it is missing)."""
+    found = payload.get(part)
+    return str(found.get(key, "")) if isinstance(found, dict) else ""
+
+
+def _refused(error: BaseException) -> str:
+    """What Slack said when it refused a call (``channel_not_found``, ``not_in_channel``,
+    ``is_archived``...); "" for any other error."""
+    from slack_sdk.errors import SlackApiError
+
+    if not isinstance(error, SlackApiError):
+        return ""
+    return (
+        f"Slack refused {error.response.api_url.rsplit('/', 1)[-1]} ({error.response.get('error')})"
+    )
+
+
 def _env(name: str, what: str, where: str) -> str:
     value = secret_env(name)
     if not value:
@@ -68,6 +94,7 @@ class SlackSurface(Surface):
         self.app: Any = None
         self._handler: Any = None  # Socket Mode
         self._http: Any = None  # HTTP mode
+        self._verifier: Any = None  # HTTP mode: checks Slack's signature
         self.stopping = False
         self.bot_user_id = ""
         self.bot_id = ""
@@ -145,8 +172,10 @@ class SlackSurface(Surface):
                 ) from exc
         else:
             from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+            from slack_sdk.signature import SignatureVerifier
 
             self._http = AsyncSlackRequestHandler(self.app)
+            self._verifier = SignatureVerifier(str(secret))
         log.info("slack: connected as <@%s> (%s mode)", self.bot_user_id, s.mode)
 
     async def stop(self) -> None:
@@ -157,8 +186,30 @@ class SlackSurface(Surface):
     async def _events(self, request: Request) -> Response:
         if self._http is None or self.stopping:
             return JSONResponse({"error": "the Slack surface is not running"}, status_code=503)
-        response: Response = await self._http.handle(request)
+        # slack-bolt reads the body before it checks the signature: check it first, so that a
+        # request not from Slack is refused whatever it holds
+        body = await request.body()
+        stamp = request.headers.get("x-slack-request-timestamp", "")
+        signature = request.headers.get("x-slack-signature", "")
+        if not self._signed(body, stamp, signature):
+            return JSONResponse({"error": "invalid request"}, status_code=401)
+        try:
+            response: Response = await self._http.handle(request)
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
+            log.warning(
+                "slack: a signed request could not be read: %s: %s", type(exc).__name__, exc
+            )
+            return JSONResponse({"error": "the request could not be read"}, status_code=400)
         return response
+
+    def _signed(self, body: bytes, stamp: str, signature: str) -> bool:
+        """Whether Slack signed ``body`` (with a timestamp within 5 minutes)."""
+        if not stamp.isdigit():
+            return False
+        try:
+            return bool(self._verifier.is_valid(body, stamp, signature))
+        except UnicodeDecodeError:  # what Slack signs is UTF-8
+            return False
 
     def _listen(self, app: Any) -> None:
         app.event("app_mention")(self._on_mention)
@@ -186,7 +237,7 @@ class SlackSurface(Surface):
             return True
 
     async def _on_mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
-        if not await self._first(body):
+        if not _placed(event) or not await self._first(body):
             return
         thread = str(event.get("thread_ts") or event["ts"])
         place = Place(
@@ -212,6 +263,8 @@ class SlackSurface(Surface):
             or user == self.bot_user_id
         ):
             return  # bots, itself, edits and deletions
+        if not _placed(event):
+            return
         text_raw = str(event.get("text", ""))
         is_dm = event.get("channel_type") == "im"
         thread_ts = str(event.get("thread_ts") or "")
@@ -238,7 +291,9 @@ class SlackSurface(Surface):
         """The AI assistant side panel opened: show the GPT's starters as suggested prompts."""
         if not self.settings.assistant or not await self._first(body):
             return
-        thread = event.get("assistant_thread") or {}
+        thread = event.get("assistant_thread")
+        if not isinstance(thread, dict):
+            return
         channel, ts = thread.get("channel_id"), thread.get("thread_ts")
         gpt = self.context.policy.gpt_for("slack", str(channel))
         spec = self.context.bot.gpt(gpt).spec
@@ -323,16 +378,15 @@ class SlackSurface(Surface):
     async def _on_shortcut(self, ack: Any, shortcut: dict[str, Any], respond: Any) -> None:
         """ "Translate with botkit" on a message: the translation, for whoever asked."""
         await ack()
-        original = await self._plain(str((shortcut.get("message") or {}).get("text", "")))
-        user = str((shortcut.get("user") or {}).get("id", ""))
-        channel = str((shortcut.get("channel") or {}).get("id", ""))
+        original = await self._plain(_field(shortcut, "message", "text"))
+        user, channel = _field(shortcut, "user", "id"), _field(shortcut, "channel", "id")
         message = Message(
             f"{self.settings.translate_to} {original}",
             self.context.policy.gpt_for("slack", channel),
             "slack",
             user,
             await self.names.of(user),
-            str((shortcut.get("team") or {}).get("id", "")),
+            _field(shortcut, "team", "id"),
             channel,
             thread=f"shortcut:{user}",
             command="translate",
@@ -353,19 +407,32 @@ class SlackSurface(Surface):
     ) -> None:
         await ack()
         rating: Rating = "up" if action.get("action_id") == FEEDBACK_UP else "down"
-        user = str((body.get("user") or {}).get("id", ""))
+        user = _field(body, "user", "id")
         stored = await self.context.rate(str(action.get("value", "")), rating, user)
         note = "Thanks for the feedback." if stored else "That answer can no longer be rated."
         await respond(text=note, response_type="ephemeral", replace_original=False)
 
     async def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
+        refused = _refused(error)
+        if refused:  # a channel gone, the bot removed from it...: nothing to answer there
+            log.warning("slack: an event could not be answered: %s", refused)
+            return
         log.error("slack: an event failed: %s", error, exc_info=error)
 
     # -- translating ---------------------------------------------------------------------------
     def _reply(self, message: Message, place: Place) -> None:
         self.context.inflight.start(
-            self.answer.reply(message, place), name=f"slack-{message.request_id}"
+            self._answer(message, place), name=f"slack-{message.request_id}"
         )
+
+    async def _answer(self, message: Message, place: Place) -> None:
+        try:
+            await self.answer.reply(message, place)
+        except Exception as exc:
+            refused = _refused(exc)
+            if not refused:
+                raise
+            log.warning("slack: could not answer %s: %s", message.request_id, refused)
 
     async def _plain(self, text: str) -> str:
         names = await self.names.all(mentioned_users(text))
@@ -375,11 +442,15 @@ class SlackSurface(Surface):
         self, event: dict[str, Any], body: dict[str, Any], text: str, thread: str, is_dm: bool
     ) -> Message:
         user, channel = str(event.get("user", "")), str(event["channel"])
+        listed = event.get("files")
         files = tuple(
             Attachment(
-                str(f.get("name", "file")), str(f.get("mimetype", "")), int(f.get("size") or 0)
+                str(f.get("name", "file")),
+                str(f.get("mimetype", "")),
+                f["size"] if isinstance(f.get("size"), int) else 0,
             )
-            for f in event.get("files") or []
+            for f in (listed if isinstance(listed, list) else [])
+            if isinstance(f, dict)
         )
         return Message(
             text,
