@@ -14,6 +14,9 @@ from collections.abc import Awaitable, Callable
 _TOKEN = re.compile(r"<([@#!])?([^>|]*)(?:\|([^>]*))?>")
 #: How long a resolved name is trusted (people rename themselves, rarely).
 NAME_TTL = 3600.0
+#: Names kept at most (the oldest looked up go first): a workspace's people, not every id ever
+#: written in a message.
+MAX_NAMES = 10_000
 
 
 def plain_text(text: str, names: dict[str, str], bot_user_id: str = "") -> str:
@@ -53,7 +56,10 @@ class Names:
             name = await self._lookup(user_id) or user_id
         except Exception:  # no users:read scope, a deleted user: the id will do
             name = user_id
+        self._known.pop(user_id, None)
         self._known[user_id] = (name, time.monotonic())
+        while len(self._known) > MAX_NAMES:
+            del self._known[next(iter(self._known))]
         return name
 
     async def all(self, user_ids: list[str]) -> dict[str, str]:
