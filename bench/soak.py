@@ -443,7 +443,8 @@ async def run(args: Any) -> None:
                 print(
                     f"botkit serve (pid {child.proc.pid}): api, slack (HTTP mode), discord ready "
                     f"in {time.monotonic() - began:.1f} s, RSS {child.rss_mb():.1f} MB; "
-                    f"{args.clients} clients per surface for {args.minutes:g} min; model stub "
+                    f"{args.clients} clients per surface ({args.surfaces}) for {args.minutes:g} "
+                    f"min; model stub "
                     f"{args.latency * 1000:.0f} ms, then {args.chunk_delay * 1000:.0f} ms a word",
                     flush=True,
                 )
@@ -494,18 +495,13 @@ async def soak(
     api_url = f"{child.url}/v1/chat/completions"
     events_url = f"{child.url}/slack/events"
     background = [asyncio.create_task(watch()), asyncio.create_task(sample())]
+    drivers: dict[str, Callable[[int, int], Awaitable[None]]] = {
+        "api": lambda c, n: api_client(session, api_url, results, n),
+        "slack": lambda c, n: slack_client(session, events_url, slack, slack_watch, results, c, n),
+        "discord": lambda c, n: discord_client(discord, channels, discord_watch, results, n),
+    }
     await asyncio.gather(
-        loop_clients(deadline, args.clients, lambda c, n: api_client(session, api_url, results, n)),
-        loop_clients(
-            deadline,
-            args.clients,
-            lambda c, n: slack_client(session, events_url, slack, slack_watch, results, c, n),
-        ),
-        loop_clients(
-            deadline,
-            args.clients,
-            lambda c, n: discord_client(discord, channels, discord_watch, results, n),
-        ),
+        *(loop_clients(deadline, args.clients, drivers[s]) for s in args.surfaces.split(","))
     )
     results.wall = time.monotonic() - results.started
     await asyncio.sleep(2)  # answers given twice would show by now
@@ -552,7 +548,8 @@ def report(args: Any, results: Results, code: int | None, child: Child) -> None:
     print(f"  server: exit code {code} after SIGTERM; warnings/errors logged {len(child.problems)}")
     for line in child.problems[:10]:
         print(f"    {line}")
-    print(f"(run: python bench/soak.py --minutes {args.minutes:g} --clients {args.clients})")
+    only = "" if args.surfaces == "api,slack,discord" else f" --surfaces {args.surfaces}"
+    print(f"(run: python bench/soak.py --minutes {args.minutes:g} --clients {args.clients}{only})")
 
 
 def main() -> None:
@@ -561,9 +558,18 @@ def main() -> None:
     )
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=4, help="clients per surface")
+    parser.add_argument(
+        "--surfaces",
+        default="api,slack,discord",
+        help="the surfaces driven (all three are served): to find which one a growth comes from",
+    )
     parser.add_argument("--latency", type=float, default=0.05, help="model stub: first word")
     parser.add_argument("--chunk-delay", type=float, default=0.01, help="then each word")
-    asyncio.run(run(parser.parse_args()))
+    args = parser.parse_args()
+    unknown = set(args.surfaces.split(",")) - set(SURFACES)
+    if unknown:
+        parser.error(f"no surface {', '.join(sorted(unknown))}: choose among {', '.join(SURFACES)}")
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":
