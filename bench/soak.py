@@ -25,7 +25,7 @@ surface, answers given twice (target 0), and the RSS slope after the first minut
 squares over samples every 2 s; target flat, about 0 MB/min). Two cores shared with other
 work here: latencies and throughput are noisy, the slope less so.
 
-Run: python bench/soak.py [--minutes 10] [--clients 4]
+Run: python bench/soak.py [--minutes 10] [--clients 4] [--surfaces api,slack,discord]
 """
 
 from __future__ import annotations
@@ -538,7 +538,11 @@ def report(args: Any, results: Results, code: int | None, child: Child) -> None:
         f"answered twice {sum(results.twice.values())} (target 0)"
     )
     after = [(t, m) for t, m in rss if t >= 60]
-    growth = f"{slope(after):+.2f} MB/min over {len(after)} samples" if len(after) > 1 else "n/a"
+    growth = (
+        f"{slope(after):+.2f} MB/min over {len(after)} samples"
+        if len(after) >= 10
+        else "n/a (too few samples: run 2 minutes or more)"
+    )
     print(
         f"  server RSS: start {rss[0][1]:.1f} MB, at 1 min "
         f"{(after[0][1] if after else rss[-1][1]):.1f} MB, end {rss[-1][1]:.1f} MB, "
