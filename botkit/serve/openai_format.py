@@ -150,6 +150,15 @@ def load_object(raw: bytes) -> dict[str, Any]:
         raise ApiError(400, "the body is not valid JSON: it is nested too deeply") from exc
     if not isinstance(data, dict):
         raise ApiError(400, "the body must be a JSON object")
+    if b"\\ud" in raw.lower():  # a \uD800-\uDFFF escape: text no model can read if unpaired
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ApiError(
+                400,
+                "the body holds an unpaired surrogate (\\ud800-\\udfff): "
+                "send text as valid UTF-16 pairs or plain UTF-8",
+            ) from None
     return data
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -38,6 +39,7 @@ from botkit.errors import BotkitError
 from botkit.loader import load_catalog
 from botkit.plugins import Registry, load_registry
 from botkit.serve import metrics
+from botkit.serve.openai_format import ApiError
 from botkit.serve.record import Batcher
 from botkit.serve.surface import ServeContext, Surface, SurfaceError
 from botkit.settings import Settings
@@ -255,6 +257,22 @@ async def _warm(server: Server) -> None:
     log.info("ready: %d GPT(s)", len(server.context.policy.gpts) - len(server.not_ready))
 
 
+async def _no_route(request: Request, exc: Exception) -> Response:
+    """No route for this path or method (``/v1/models/a%2Fb``, ``DELETE /v1/models``): an
+    OpenAI-shaped error, like every other answer of the API."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 404
+    headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
+    path = request.url.path
+    message = (
+        f"no such route: {request.method} {path}"
+        if status == 405
+        else f"nothing at {path}: see /v1/models and /v1/chat/completions"
+    )
+    kind = "not_found" if status == 404 else "method_not_allowed"
+    error = ApiError(status, message, code=kind, headers=headers)
+    return JSONResponse(error.body(), status_code=status, headers=error.headers)
+
+
 def _http_server(server: Server, spec: BotSpec, options: ServeOptions) -> Any:
     """The uvicorn server for every surface's routes and the health checks (always: a Slack or
     Discord bot alone still answers /healthz and /readyz)."""
@@ -280,7 +298,9 @@ def _http_server(server: Server, spec: BotSpec, options: ServeOptions) -> Any:
             api.api_keys_env or "api_keys",
         )
         host = LOOPBACK
-    app = Starlette(routes=routes, middleware=middleware)
+    app = Starlette(
+        routes=routes, middleware=middleware, exception_handlers={HTTPException: _no_route}
+    )
 
     class Uvicorn(uvicorn.Server):
         @contextlib.contextmanager

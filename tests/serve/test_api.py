@@ -138,7 +138,18 @@ async def test_errors_are_openai_shaped_and_the_server_keeps_serving(
             assert huge.status_code == 413
             nokey = await http.get("/v1/models")
             assert nokey.status_code == 401 and "Bearer" in nokey.json()["error"]["message"]
-            for response in (bad, form, huge, nokey):
+            lone = await http.post(
+                "/v1/chat/completions",
+                content=b'{"model": "echo", "messages": [{"role": "user", "content": "\\ud800"}]}',
+                headers=auth | {"content-type": "application/json"},
+            )
+            assert lone.status_code == 400 and "surrogate" in lone.json()["error"]["message"]
+            for path in ("/v1/models/a%2Fb", "/v1/nothing"):
+                nowhere = await http.get(path, headers=auth)
+                assert nowhere.status_code == 404 and nowhere.json()["error"]["code"] == "not_found"
+            wrong = await http.delete("/v1/models", headers=auth)
+            assert wrong.status_code == 405 and wrong.json()["error"]["message"]
+            for response in (bad, form, huge, nokey, lone, nowhere, wrong):
                 assert "canary" not in response.text and "Traceback" not in response.text
         answer = await api.chat.completions.create(
             model="echo", messages=[{"role": "user", "content": "still here"}]
