@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
+import aiohttp
 import discord
 
 from botkit.core.message import Attachment
@@ -117,8 +118,8 @@ async def read_attachments(items: list[discord.Attachment]) -> tuple[Attachment,
         if item.size <= MAX_TEXT_FILE and is_text_file(item.filename, item.content_type):
             try:
                 text = (await item.read()).decode("utf-8")
-            except (discord.HTTPException, UnicodeDecodeError):
-                text = None
+            except (discord.DiscordException, aiohttp.ClientError, OSError, ValueError):
+                text = None  # not fetched (gone, unreachable, a bad URL) or not UTF-8: unread
         return Attachment(item.filename, item.content_type or "", item.size, text)
 
     return tuple(await asyncio.gather(*(one(item) for item in items)))
