@@ -54,12 +54,18 @@ class ConfigError(BotkitError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+def quoted(name: str, limit: int = 60) -> str:
+    """``repr(name)``, cut to ``limit`` characters: a name someone typed, echoed in an error
+    (a chat platform refuses a message over its length, 2,000 characters on Discord)."""
+    return repr(name) if len(name) <= limit else repr(name[:limit]) + f" (cut at {limit})"
+
+
 class GPTNotFound(BotkitError):
     def __init__(self, name: str, available: list[str]) -> None:
         self.name = name
         self.available = available
         known = ", ".join(available) if available else "none (add a YAML file under configs/gpts/)"
-        super().__init__(f"no GPT named {name!r}; available: {known}")
+        super().__init__(f"no GPT named {quoted(name)}; available: {known}")
 
 
 class PluginError(BotkitError):
@@ -77,7 +83,7 @@ class InputTooLong(InputError):
 class AccessDenied(BotkitError):
     def __init__(self, gpt: str) -> None:
         self.gpt = gpt
-        super().__init__(f"you may not use GPT {gpt!r} here: ask the bot's owner for access")
+        super().__init__(f"you may not use GPT {quoted(gpt)} here: ask the bot's owner for access")
 
 
 class RateLimited(BotkitError):
