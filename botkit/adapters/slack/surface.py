@@ -33,6 +33,19 @@ from botkit.serve.surface import ServeContext, Surface, SurfaceError
 
 log = logging.getLogger("botkit.slack")
 
+
+class _ClientGiven(logging.Filter):
+    """slack-bolt warns that ``SLACK_BOT_TOKEN`` goes unused whenever it is set and a client is
+    given, which is how botkit builds every app (the client holds that very token)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+#: The logger slack-bolt's app writes to.
+bolt_log = logging.getLogger("botkit.slack.bolt")
+bolt_log.addFilter(_ClientGiven())
+
 #: The bot token's scopes botkit needs, and what each is for.
 SCOPES = {
     "app_mentions:read": "to hear @mentions",
@@ -157,6 +170,7 @@ class SlackSurface(Surface):
             signing_secret=secret,
             request_verification_enabled=s.mode == "http",
             ignoring_self_events_enabled=True,
+            logger=bolt_log,
         )
         self._listen(self.app)
         if s.mode == "socket":
