@@ -31,6 +31,16 @@ from botkit.safety.secrets import secret_env
 from botkit.serve.surface import ServeContext, Surface, SurfaceError
 
 log = logging.getLogger("botkit.discord")
+
+
+class _NoVoice(logging.Filter):
+    """discord.py warns at every start that voice needs PyNaCl and davey: botkit never speaks."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "voice will NOT be supported" not in record.getMessage()
+
+
+logging.getLogger("discord.client").addFilter(_NoVoice())
 PORTAL = "https://discord.com/developers/applications"
 
 
