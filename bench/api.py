@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +26,7 @@ import aiohttp
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _serve import ServeProcess
 from _stub import stub_server
 
 BODY = {
@@ -54,21 +52,6 @@ def project(url: str, root: Path) -> Path:
         yaml.safe_dump({"name": "bench", "default_gpt": "bench", "rate_limit": None})
     )
     return root / "configs"
-
-
-def start_server(configs: Path, home: Path) -> tuple[subprocess.Popen[str], str, float]:
-    started = time.perf_counter()
-    env = {**os.environ, "BOTKIT_HOME": str(home)}
-    child = subprocess.Popen(
-        [sys.executable, "-m", "botkit", "--config-dir", str(configs), "serve", "api", "--port", "0"],
-        stderr=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
-    assert child.stderr is not None
-    for line in child.stderr:
-        found = re.search(r"open (http://[\d.]+:\d+)/", line)
-        if found:
-            return child, found.group(1), started
-    raise SystemExit("botkit serve did not start")
 
 
 async def one(session: aiohttp.ClientSession, url: str, body: dict[str, object]) -> float:
@@ -108,13 +91,6 @@ async def wave(
     return latencies, errors, time.perf_counter() - started
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
@@ -124,7 +100,9 @@ async def main(requests: int, width: int) -> None:
     with stub_server(latency=0.1) as stub_url, tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         configs = project(stub_url, root)
-        child, url, started = start_server(configs, root / "home")
+        server = ServeProcess(["-m", "botkit", "--config-dir", str(configs), "serve", "api"],
+                              root / "home", {})  # fmt: skip
+        url, started = server.url, server.started
         try:
             api = f"{url}/v1/chat/completions"
             direct = f"{stub_url}/chat/completions"
@@ -143,7 +121,7 @@ async def main(requests: int, width: int) -> None:
                 direct_lat: list[float] = []
                 errors = 0
                 wall = 0.0
-                memory = [rss_mb(child.pid)]
+                memory = [server.rss_mb()]
                 rounds = max(1, requests // 1000)
                 for _ in range(rounds):  # alternate: the machine's noise hits both alike
                     lat, _, _ = await wave(session, direct, body, 1000 // 4, width)
@@ -152,10 +130,9 @@ async def main(requests: int, width: int) -> None:
                     api_lat += lat
                     errors += err
                     wall += took
-                    memory.append(rss_mb(child.pid))
+                    memory.append(server.rss_mb())
         finally:
-            child.terminate()
-            child.wait(30)
+            server.stop()
     count = len(api_lat) + errors
     print(f"{count} streamed requests at {width} concurrent clients, stub model at 100 ms")
     print(

@@ -32,8 +32,9 @@ import aiohttp
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _serve import ServeProcess
 from _stub import stub_server
-from api import BODY, one, pct, start_server
+from api import BODY, one, pct
 
 from botkit.core.bot import Bot
 from botkit.core.metering import CallContext, current_call, metered
@@ -159,14 +160,20 @@ async def scale_out(requests: int, width: int) -> None:
         with stub_server(latency=0.1) as stub_url, tempfile.TemporaryDirectory() as tmp:
             configs = project(stub_url, Path(tmp), f"redis://127.0.0.1:{port}/0")
             for workers in (1, 2, 1, 2):  # twice each, alternating
-                children = [start_server(configs, Path(tmp) / f"home{i}") for i in range(workers)]
+                children = [
+                    ServeProcess(
+                        ["-m", "botkit", "--config-dir", str(configs), "serve", "api"],
+                        Path(tmp) / f"home{i}",
+                        {},
+                    )
+                    for i in range(workers)
+                ]
                 try:
-                    urls = [f"{url}/v1/chat/completions" for _, url, _ in children]
+                    urls = [f"{child.url}/v1/chat/completions" for child in children]
                     wall, errors, lat = await load(urls, requests, width)
                 finally:
-                    for child, _, _ in children:
-                        child.terminate()
-                        child.wait(30)
+                    for child in children:
+                        child.stop()
                 results.setdefault(workers, []).append((requests / wall, errors, lat))
     finally:
         redis.terminate()

@@ -27,12 +27,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import re
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +40,7 @@ import yaml
 # This file is named slack.py, like slack_sdk's legacy ``slack`` package: its folder goes last.
 sys.path.remove(str(Path(__file__).resolve().parent))
 sys.path.append(str(Path(__file__).resolve().parent))
+from _serve import ServeProcess
 from _stub import child_server
 
 from botkit.testing import StubSlack
@@ -83,60 +80,6 @@ def project(url: str, slack_url: str, root: Path) -> Path:
     }
     (bots / "default.yaml").write_text(yaml.safe_dump(deployment))
     return root / "configs"
-
-
-class Child:
-    """``botkit serve`` in a child process; its stderr read on a thread (so it never blocks on a
-    full pipe), counting the warnings, errors and tracebacks it logs."""
-
-    def __init__(self, configs: Path, home: Path, env: dict[str, str], *args: str) -> None:
-        command = [sys.executable, "-m", "botkit", "--config-dir", str(configs), "serve", *args]
-        self.proc = subprocess.Popen(
-            [*command, "--port", "0"],
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "BOTKIT_HOME": str(home), "NO_COLOR": "1", **env},
-        )
-        self.url = ""
-        self.lines: list[str] = []
-        self.problems: list[str] = []
-        self._bound = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-        if not self._bound.wait(60) or not self.url:
-            self.proc.kill()
-            raise SystemExit("botkit serve did not start:\n" + "".join(self.lines[-30:]))
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            if len(self.lines) < 200:
-                self.lines.append(line)
-            if re.match(r"\d\d:\d\d:\d\d (warning|error|critical)", line) or "Traceback" in line:
-                self.problems.append(line.rstrip())
-            found = re.search(r"open (http://[\d.]+:\d+)/", line)
-            if found and not self.url:
-                self.url = found.group(1)
-                self._bound.set()
-        self._bound.set()
-
-    async def ready(self, session: aiohttp.ClientSession, timeout: float = 60) -> None:
-        """Until ``/readyz`` says every surface runs and every GPT is warm."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            async with session.get(f"{self.url}/readyz") as response:
-                if response.status == 200:
-                    return
-            await asyncio.sleep(0.05)
-        raise SystemExit("botkit serve was not ready within 60 s")
-
-    def stop(self) -> int:
-        """SIGTERM, as a process manager stops it; the exit code."""
-        self.proc.terminate()
-        try:
-            return self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return -9
 
 
 @dataclass
@@ -284,7 +227,11 @@ async def run(args: Any) -> None:
     ):
         configs = project(model_url, stub.url, Path(tmp))
         env = {"SLACK_BOT_TOKEN": stub.bot_token, "SLACK_SIGNING_SECRET": stub.signing_secret}
-        child = Child(configs, Path(tmp) / "home", env, "slack")
+        child = ServeProcess(
+            ["-m", "botkit", "--config-dir", str(configs), "serve", "slack"],
+            Path(tmp) / "home",
+            env,
+        )
         code = None
         try:
             connector = aiohttp.TCPConnector(limit=0)

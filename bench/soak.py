@@ -35,11 +35,8 @@ import asyncio
 import itertools
 import os
 import re
-import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -51,6 +48,7 @@ import aiohttp
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _serve import ServeProcess
 from _stub import child_server
 
 from botkit.testing import StubDiscord, StubSlack
@@ -114,68 +112,6 @@ def project(model_url: str, slack_url: str, root: Path) -> Path:
     }
     (bots / "default.yaml").write_text(yaml.safe_dump(deployment))
     return root / "configs"
-
-
-class Child:
-    """``botkit serve`` in a child process; its stderr read on a thread (so it never blocks on a
-    full pipe), keeping the warnings, errors and tracebacks it logs."""
-
-    def __init__(self, root: Path, discord: StubDiscord, env: dict[str, str]) -> None:
-        configs = str(root / "configs")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", SERVE, discord.url, discord.gateway_url,
-             "--config-dir", configs, "serve", "--port", "0"],
-            stderr=subprocess.PIPE, text=True, cwd=root,
-            env={**os.environ, "BOTKIT_HOME": str(root / "home"), "NO_COLOR": "1", **env},
-        )  # fmt: skip
-        self.url = ""
-        self.lines: list[str] = []
-        self.problems: list[str] = []
-        self._bound = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-        if not self._bound.wait(60) or not self.url:
-            self.proc.kill()
-            raise SystemExit("botkit serve did not start:\n" + "".join(self.lines[-30:]))
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            if len(self.lines) < 200:
-                self.lines.append(line)
-            if re.match(r"\d\d:\d\d:\d\d (warning|error|critical)", line) or "Traceback" in line:
-                self.problems.append(line.rstrip())
-            found = re.search(r"open (http://[\d.]+:\d+)/", line)
-            if found and not self.url:
-                self.url = found.group(1)
-                self._bound.set()
-        self._bound.set()
-
-    async def ready(self, session: aiohttp.ClientSession, timeout: float = 90) -> None:
-        """Until ``/readyz`` says every surface runs and every GPT is warm."""
-        deadline = time.monotonic() + timeout
-        body: Any = None
-        while time.monotonic() < deadline:
-            async with session.get(f"{self.url}/readyz") as response:
-                if response.status == 200:
-                    return
-                body = await response.json()
-            await asyncio.sleep(0.1)
-        raise SystemExit(f"botkit serve was not ready within {timeout:.0f} s: {body}")
-
-    def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
-
-    def stop(self) -> int:
-        """SIGTERM, as a process manager stops it; the exit code."""
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return -9
 
 
 @dataclass
@@ -434,7 +370,20 @@ async def run(args: Any) -> None:
         }
         env_removed = os.environ.pop("BOTKIT_DISCORD_GUILD", None)  # commands synced globally
         began = time.monotonic()
-        child = Child(root, discord, env)
+        child = ServeProcess(
+            [
+                "-c",
+                SERVE,
+                discord.url,
+                discord.gateway_url,
+                "--config-dir",
+                str(root / "configs"),
+                "serve",
+            ],
+            root / "home",
+            env,
+            cwd=root,
+        )
         code: int | None = None
         try:
             connector = aiohttp.TCPConnector(limit=0)
@@ -458,7 +407,7 @@ async def run(args: Any) -> None:
 
 async def soak(
     args: Any,
-    child: Child,
+    child: ServeProcess,
     session: aiohttp.ClientSession,
     slack: StubSlack,
     discord: StubDiscord,
@@ -511,7 +460,7 @@ async def soak(
     return results
 
 
-def report(args: Any, results: Results, code: int | None, child: Child) -> None:
+def report(args: Any, results: Results, code: int | None, child: ServeProcess) -> None:
     wall, rss = results.wall, results.rss
     total = sum(len(v) for v in results.done.values())
     print(f"totals over {wall / 60:.2f} min ({wall:.0f} s):")
