@@ -48,8 +48,8 @@ def raw_run(max_tokens: int) -> tuple[int, float]:
 async def botkit_run(model: LocalModel, max_tokens: int) -> tuple[int, float]:
     t0 = time.perf_counter()
     n = 0
-    async for _ in model.stream(PROMPT, GenerationParams(temperature=0, max_tokens=max_tokens)):
-        n += 1
+    async for item in model.stream(PROMPT, GenerationParams(temperature=0, max_tokens=max_tokens)):
+        n += isinstance(item, str)  # text chunks; the stream ends with a StreamEnd (usage)
     return n, time.perf_counter() - t0
 
 

@@ -218,7 +218,7 @@ def eval_path(rows: list[dict[str, Any]], n: int, folder: Path) -> None:
             handle.write(json.dumps({"input": r["question"], "expected": r["answers"]}) + "\n")
     home = folder / "eval" / "home"
     bot = Bot.from_config(folder / "eval" / "configs", home, (REPO / "plugins",))
-    knowledge = bot.knowledge("squad")
+    knowledge = bot.runtime_now("squad").knowledge
     assert knowledge is not None
     knowledge.refresh()
     target = evaluation_target(bot, "squad")
