@@ -31,10 +31,8 @@ from botkit.adapters.slack.surface import SlackSurface
 from botkit.serve.surface import ServeContext
 from botkit.testing import StubDiscord, StubOpenAI, StubSlack
 from botkit.testing.slack_payloads import (
-    BOT_USER_ID,
     CHANNEL_ID,
     DM_CHANNEL_ID,
-    USER_ID,
     app_mention,
     block_actions,
     event_callback,
@@ -946,10 +944,10 @@ async def test_per_user_and_per_event_state_stays_bounded(
             await asyncio.to_thread(ping_slack, http, slack, surface.context, 0)
         finally:
             http.close()
-        buckets = getattr(storage.rates, "_buckets", {})
-        seen = getattr(storage.events, "_seen", {})
+        assert isinstance(storage.rates, limits.MemoryRateLimiter)
+        assert isinstance(storage.events, limits.MemoryEventLog)
+        buckets, seen = storage.rates._buckets, storage.events._seen
         names = surface.names._known
-        assert len(buckets) <= 40 and len(seen) <= 40, (len(buckets), len(seen))
+        assert 0 < len(buckets) <= 40 and 0 < len(seen) <= 40, (len(buckets), len(seen))
         assert len(names) <= 40, f"{len(names)} user names cached"
         assert not tracebacks.records
-    assert BOT_USER_ID and USER_ID  # the stub's defaults, as the payloads use them
