@@ -8,7 +8,8 @@ error; never an unhandled exception, a hang, a crashed surface or memory without
 
 The test suite draws a few dozen examples a test; this draws ``--examples`` a test (every run a
 fresh search: no example database is kept) and prints, per test, the examples run, the share that
-hypothesis judged invalid, the time, and the outcome, then the totals.
+hypothesis judged invalid (``assume``/``filter`` gave up), the seconds, and the outcome, then the
+totals.
 
 Run: python bench/fuzz.py [--examples 2000] [-k EXPR]
 """
@@ -16,10 +17,12 @@ Run: python bench/fuzz.py [--examples 2000] [-k EXPR]
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,12 +30,6 @@ ROOT = Path(__file__).resolve().parents[1]
 TESTS = sorted(
     str(p.relative_to(ROOT)) for p in (ROOT / "tests" / "hardening").glob("test_fuzz_*.py")
 )
-
-# pytest-hypothesis statistics: "tests/...::test_name:" then "- during generate phase (12.3
-# seconds):" and "- 2000 passing examples, 0 failing examples, 14 invalid examples".
-_TEST = re.compile(r"^(tests/\S+::\S+?):?$")
-_COUNTS = re.compile(r"(\d+) passing examples?, (\d+) failing examples?, (\d+) invalid examples?")
-_PHASE = re.compile(r"during (\w+) phase \(([\d.]+) seconds\)")
 
 
 def main() -> int:
@@ -43,9 +40,15 @@ def main() -> int:
     if not TESTS:
         print("no fuzz tests found under tests/hardening/", file=sys.stderr)
         return 2
-    env = {**os.environ, "BOTKIT_FUZZ_EXAMPLES": str(args.examples)}
+    report = Path(tempfile.mkdtemp()) / "fuzz-report.json"
+    env = {
+        **os.environ,
+        "BOTKIT_FUZZ_EXAMPLES": str(args.examples),
+        "BOTKIT_FUZZ_REPORT": str(report),  # tests/hardening/conftest.py counts the examples
+        "HYPOTHESIS_EXPERIMENTAL_OBSERVABILITY_NOCOVER": "1",  # counting needs no coverage
+    }
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *TESTS]
-    cmd += ["--hypothesis-show-statistics", "-o", "addopts="]
+    cmd += ["--durations=0", "--durations-min=0.5", "-o", "addopts="]
     if args.k:
         cmd += ["-k", args.k]
     print(f"{args.examples} examples a test: {' '.join(cmd[1:])}", flush=True)
@@ -53,26 +56,19 @@ def main() -> int:
     run = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
 
-    rows: dict[str, list[float]] = {}
-    current = ""
-    for line in run.stdout.splitlines():
-        line = line.strip()
-        if m := _TEST.match(line):
-            current = m.group(1).split("::", 1)[1]
-            rows.setdefault(current, [0, 0, 0, 0.0])
-        elif current and (m := _PHASE.search(line)):
-            rows[current][3] += float(m.group(2))
-        elif current and (m := _COUNTS.search(line)):
-            for i in range(3):
-                rows[current][i] += int(m.group(i + 1))
+    counts: dict[str, dict[str, int]] = json.loads(report.read_text()) if report.exists() else {}
+    report.unlink(missing_ok=True)
+    seconds: dict[str, float] = {}
+    for line in run.stdout.splitlines():  # "12.34s call     tests/...::test_name"
+        if m := re.match(r"([\d.]+)s call\s+\S+::(\w+)", line.strip()):
+            seconds[m.group(2)] = float(m.group(1))
     print(f"\n{'test':58} {'examples':>9} {'failing':>8} {'invalid':>8} {'seconds':>8}")
-    total = [0.0, 0.0, 0.0, 0.0]
-    for name, (passing, failing, invalid, seconds) in rows.items():
-        print(f"{name:58} {passing + failing:9.0f} {failing:8.0f} {invalid:8.0f} {seconds:8.1f}")
-        total = [t + v for t, v in zip(total, (passing, failing, invalid, seconds), strict=True)]
-    print(
-        f"{'total':58} {total[0] + total[1]:9.0f} {total[1]:8.0f} {total[2]:8.0f} {total[3]:8.1f}"
-    )
+    total = [0, 0, 0, 0.0]
+    for name, by in counts.items():
+        row = [sum(by.values()), by.get("failed", 0), by.get("gave_up", 0), seconds.get(name, 0.0)]
+        print(f"{name:58} {row[0]:9} {row[1]:8} {row[2]:8} {row[3]:8.1f}")
+        total = [t + v for t, v in zip(total, row, strict=True)]
+    print(f"{'total':58} {total[0]:9} {total[1]:8} {total[2]:8} {total[3]:8.1f}")
     summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else ""
     print(f"\npytest: {summary}  (wall {wall:.0f} s, exit {run.returncode})")
     if run.returncode:
