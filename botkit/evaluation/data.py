@@ -115,6 +115,10 @@ def _example(
         expected = str(expected)
     elif not isinstance(expected, str):
         raise DataError(path, line, "the expected output must be text or a list of texts")
+    if not all(
+        answer.strip() for answer in ([expected] if isinstance(expected, str) else expected)
+    ):
+        raise DataError(path, line, "the expected output is blank: give the answer or label")
     extra = {k: v for k, v in row.items() if k not in (in_name, out_name)}
     return LabeledExample(line, inp, expected, extra)
 
