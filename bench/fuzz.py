@@ -45,7 +45,6 @@ def main() -> int:
         **os.environ,
         "BOTKIT_FUZZ_EXAMPLES": str(args.examples),
         "BOTKIT_FUZZ_REPORT": str(report),  # tests/hardening/conftest.py counts the examples
-        "HYPOTHESIS_EXPERIMENTAL_OBSERVABILITY_NOCOVER": "1",  # counting needs no coverage
     }
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *TESTS]
     cmd += ["--durations=0", "--durations-min=0.5", "-o", "addopts="]

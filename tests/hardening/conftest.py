@@ -16,7 +16,10 @@ _current = ""
 _counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
 
 if REPORT:
+    from hypothesis.internal import observability
     from hypothesis.internal.observability import add_observability_callback
+
+    observability.OBSERVABILITY_COLLECT_COVERAGE = False  # counting needs no line coverage
 
     def _count(observation: Any, thread_id: int) -> None:
         if observation.type == "test_case":
