@@ -793,7 +793,6 @@ def discord_events(draw: st.DrawFn, stub: StubDiscord, buttons: list[str]) -> tu
                         stub.cdn_url("/attachments/1/2/missing.txt"),
                         "http://127.0.0.1:9/x.txt",
                         "not a url",
-                        "https://cdn.invalid/x.md",
                     ]
                 ),
                 "proxy_url": st.just("http://127.0.0.1:9/x"),

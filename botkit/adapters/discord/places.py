@@ -110,6 +110,10 @@ def is_text_file(name: str, content_type: str | None) -> bool:
     return kind.startswith(TEXT_TYPES) or PurePosixPath(name).suffix.lower() in TEXT_SUFFIXES
 
 
+#: Seconds to fetch one attachment: a slow CDN must not hold the answer back.
+ATTACHMENT_TIMEOUT = 10.0
+
+
 async def read_attachments(items: list[discord.Attachment]) -> tuple[Attachment, ...]:
     """Each attachment's name, type and size, and the text of the small text files."""
 
@@ -117,9 +121,15 @@ async def read_attachments(items: list[discord.Attachment]) -> tuple[Attachment,
         text = None
         if item.size <= MAX_TEXT_FILE and is_text_file(item.filename, item.content_type):
             try:
-                text = (await item.read()).decode("utf-8")
-            except (discord.DiscordException, aiohttp.ClientError, OSError, ValueError):
-                text = None  # not fetched (gone, unreachable, a bad URL) or not UTF-8: unread
+                text = (await asyncio.wait_for(item.read(), ATTACHMENT_TIMEOUT)).decode("utf-8")
+            except (
+                discord.DiscordException,
+                aiohttp.ClientError,
+                asyncio.TimeoutError,
+                OSError,
+                ValueError,
+            ):
+                text = None  # not fetched (gone, unreachable, too slow, a bad URL) or not UTF-8
         return Attachment(item.filename, item.content_type or "", item.size, text)
 
     return tuple(await asyncio.gather(*(one(item) for item in items)))
