@@ -13,6 +13,28 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import yaml
+
+
+def write_project(
+    root: Path,
+    model_url: str,
+    deployment: dict[str, Any],
+    instructions: str = "You answer briefly.",
+) -> Path:
+    """``root/configs``: one GPT "bench" on the OpenAI-compatible server at ``model_url`` and the
+    deployment file ``deployment`` (its name and default GPT filled in); the config folder."""
+    configs = root / "configs"
+    (configs / "gpts").mkdir(parents=True)
+    (configs / "bots").mkdir()
+    model = {"provider": "openai", "name": "stub-model", "base_url": model_url, "max_retries": 0}
+    gpt = {"name": "bench", "model": model, "instructions": instructions,
+           "parameters": {"max_tokens": 64}}  # fmt: skip
+    (configs / "gpts" / "bench.yaml").write_text(yaml.safe_dump(gpt))
+    bot = {"name": "bench", "default_gpt": "bench", **deployment}
+    (configs / "bots" / "default.yaml").write_text(yaml.safe_dump(bot))
+    return configs
+
 
 _PROBLEM = re.compile(r"\d\d:\d\d:\d\d (warning|error|critical)")
 

@@ -23,10 +23,9 @@ import time
 from pathlib import Path
 
 import aiohttp
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _serve import ServeProcess
+from _serve import ServeProcess, write_project
 from _stub import stub_server
 
 BODY = {
@@ -37,21 +36,7 @@ BODY = {
 
 
 def project(url: str, root: Path) -> Path:
-    gpts = root / "configs" / "gpts"
-    gpts.mkdir(parents=True)
-    gpt = {
-        "name": "bench",
-        "model": {"provider": "openai", "name": "stub-model", "base_url": url, "max_retries": 0},
-        "instructions": "You translate into French.",
-        "parameters": {"max_tokens": 64},
-    }
-    (gpts / "bench.yaml").write_text(yaml.safe_dump(gpt))
-    bots = root / "configs" / "bots"
-    bots.mkdir()
-    (bots / "default.yaml").write_text(
-        yaml.safe_dump({"name": "bench", "default_gpt": "bench", "rate_limit": None})
-    )
-    return root / "configs"
+    return write_project(root, url, {"rate_limit": None}, "You translate into French.")
 
 
 async def one(session: aiohttp.ClientSession, url: str, body: dict[str, object]) -> float:

@@ -35,12 +35,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import yaml
 
 # This file is named slack.py, like slack_sdk's legacy ``slack`` package: its folder goes last.
 sys.path.remove(str(Path(__file__).resolve().parent))
 sys.path.append(str(Path(__file__).resolve().parent))
-from _serve import ServeProcess
+from _serve import ServeProcess, write_project
 from _stub import child_server
 
 from botkit.testing import StubSlack
@@ -61,25 +60,8 @@ TIMEOUT = 300.0
 
 
 def project(url: str, slack_url: str, root: Path) -> Path:
-    gpts = root / "configs" / "gpts"
-    gpts.mkdir(parents=True)
-    gpt = {
-        "name": "bench",
-        "model": {"provider": "openai", "name": "stub-model", "base_url": url, "max_retries": 0},
-        "instructions": "You answer briefly.",
-        "parameters": {"max_tokens": 64},
-    }
-    (gpts / "bench.yaml").write_text(yaml.safe_dump(gpt))
-    bots = root / "configs" / "bots"
-    bots.mkdir()
-    deployment = {
-        "name": "bench",
-        "default_gpt": "bench",
-        "rate_limit": None,
-        "surfaces": {"slack": {"enabled": True, "mode": "http", "api_url": slack_url}},
-    }
-    (bots / "default.yaml").write_text(yaml.safe_dump(deployment))
-    return root / "configs"
+    slack = {"enabled": True, "mode": "http", "api_url": slack_url}
+    return write_project(root, url, {"rate_limit": None, "surfaces": {"slack": slack}})
 
 
 @dataclass

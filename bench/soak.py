@@ -45,10 +45,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _serve import ServeProcess
+from _serve import ServeProcess, write_project
 from _stub import child_server
 
 from botkit.testing import StubDiscord, StubSlack
@@ -84,25 +83,8 @@ CHANNELS = 4
 
 
 def project(model_url: str, slack_url: str, root: Path) -> Path:
-    gpts = root / "configs" / "gpts"
-    gpts.mkdir(parents=True)
-    gpt = {
-        "name": "bench",
-        "model": {
-            "provider": "openai",
-            "name": "stub-model",
-            "base_url": model_url,
-            "max_retries": 0,
-        },
-        "instructions": "You answer briefly.",
-        "parameters": {"max_tokens": 64},
-    }
-    (gpts / "bench.yaml").write_text(yaml.safe_dump(gpt))
-    bots = root / "configs" / "bots"
-    bots.mkdir()
     deployment = {
         "name": "soak",
-        "default_gpt": "bench",
         "rate_limit": None,  # a few simulated users send everything
         "surfaces": {
             "api": {"enabled": True, "host": "127.0.0.1"},
@@ -110,8 +92,7 @@ def project(model_url: str, slack_url: str, root: Path) -> Path:
             "discord": {"enabled": True, "open_threads": True},
         },
     }
-    (bots / "default.yaml").write_text(yaml.safe_dump(deployment))
-    return root / "configs"
+    return write_project(root, model_url, deployment)
 
 
 @dataclass
