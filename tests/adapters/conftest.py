@@ -35,6 +35,10 @@ def discord_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[StubDiscord]:
 
 @pytest.fixture(autouse=True)
 def _discord_surface(monkeypatch: pytest.MonkeyPatch) -> None:
+    register_discord(monkeypatch)
+
+
+def register_discord(monkeypatch: pytest.MonkeyPatch) -> None:
     """The surface registered as its entry point will register it once botkit is reinstalled,
     and ready at once (discord.py's wait for more servers is for Discord's many)."""
     real = runner.load_registry

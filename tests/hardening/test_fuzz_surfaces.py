@@ -44,6 +44,7 @@ from botkit.testing.slack_payloads import (
 )
 
 from ..adapters.conftest import deployment as discord_deployment
+from ..adapters.conftest import register_discord
 from ..adapters.conftest import serving as discord_serving
 from ..conftest import stub_model, write_gpt
 from ..serve.conftest import running
@@ -722,20 +723,9 @@ def discord_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[StubDiscord]:
 @pytest.fixture(autouse=True)
 def _discord_surface(monkeypatch: pytest.MonkeyPatch) -> None:
     """As tests/adapters does: the Discord surface registered, ready at once."""
-    import botkit.adapters.discord as discord_surface
     from botkit.adapters.discord.surface import DiscordSurfaceRunner
-    from botkit.serve import runner
 
-    real = runner.load_registry
-
-    def with_discord(plugin_dirs: Any = (), extra: Any = ()) -> Any:
-        registry = real(plugin_dirs, extra)
-        if "discord" not in registry.surfaces:
-            registry = real(plugin_dirs, [*extra, discord_surface])
-        return registry
-
-    monkeypatch.setattr(runner, "load_registry", with_discord)
-    monkeypatch.setattr(DiscordSurfaceRunner, "GUILD_READY_TIMEOUT", 0.05)
+    register_discord(monkeypatch)
     monkeypatch.setattr(DiscordSurfaceRunner, "THINKING_AFTER", 0.0)
 
 
