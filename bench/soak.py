@@ -213,13 +213,22 @@ async def api_client(session: aiohttp.ClientSession, url: str, results: Results,
     results.ok("api", time.perf_counter() - started)
 
 
-async def answered(future: asyncio.Future[bool], started: float) -> tuple[bool, float | None]:
-    """(whether it ended well, its latency), or (False, None) after TIMEOUT."""
+async def answered(
+    surface: str, future: asyncio.Future[bool], started: float, waiting: dict[Any, Any],
+    key: Any, results: Results,
+) -> None:  # fmt: skip
+    """Record how the answer awaited as ``future`` ended: well, part-way, or not within TIMEOUT
+    (then no longer awaited under ``key``)."""
     try:
         ok = await asyncio.wait_for(future, TIMEOUT)
     except asyncio.TimeoutError:
-        return False, None
-    return ok, time.perf_counter() - started
+        waiting.pop(key, None)
+        results.failed(surface, f"no answer within {TIMEOUT:.0f} s")
+        return
+    if ok:
+        results.ok(surface, time.perf_counter() - started)
+    else:
+        results.failed(surface, "an answer failed part-way")
 
 
 async def slack_client(
@@ -257,14 +266,7 @@ async def slack_client(
         watcher.waiting.pop(key, None)
         results.failed("slack", f"ack HTTP {status}")
         return
-    ok, latency = await answered(future, started)
-    if latency is None:
-        watcher.waiting.pop(key, None)
-        results.failed("slack", f"no answer within {TIMEOUT:.0f} s")
-    elif not ok:
-        results.failed("slack", "an answer failed part-way")
-    else:
-        results.ok("slack", latency)
+    await answered("slack", future, started, watcher.waiting, key, results)
 
 
 async def discord_client(
@@ -276,14 +278,7 @@ async def discord_client(
     future = watcher.expect(key)
     started = time.perf_counter()
     await asyncio.to_thread(stub.dispatch, "MESSAGE_CREATE", event)
-    ok, latency = await answered(future, started)
-    if latency is None:
-        watcher.waiting.pop(key, None)
-        results.failed("discord", f"no answer within {TIMEOUT:.0f} s")
-    elif not ok:
-        results.failed("discord", "an answer failed part-way")
-    else:
-        results.ok("discord", latency)
+    await answered("discord", future, started, watcher.waiting, key, results)
 
 
 def pct(values: list[float], q: float) -> float:
