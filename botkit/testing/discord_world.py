@@ -297,10 +297,19 @@ class DiscordWorld:
         return int(guild) if guild else None
 
     @_locked
-    def messages(self, channel_id: int | None = None) -> list[dict[str, Any]]:
+    def messages(
+        self, channel_id: int | None = None, after: int | str | None = None
+    ) -> list[dict[str, Any]]:
         """The messages of a channel (default :attr:`channel_id`), oldest first, as they are now
-        (edits applied, deleted ones gone, ephemeral ones never there)."""
-        return copy.deepcopy(self._history.get(channel_id or self.channel_id, []))
+        (edits applied, deleted ones gone, ephemeral ones never there); only those newer than
+        message ``after`` when given (as Discord's ``after=``), which stays cheap in a long
+        history: a test polling for an answer copies only what came since its question."""
+        history = self._history.get(channel_id or self.channel_id, [])
+        start = len(history)
+        if after is not None:
+            while start and int(history[start - 1]["id"]) > int(after):
+                start -= 1
+        return copy.deepcopy(history[start:] if after is not None else history)
 
     @_locked
     def message(self, message_id: int) -> dict[str, Any] | None:

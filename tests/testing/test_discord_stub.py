@@ -169,6 +169,9 @@ async def test_reactions_history_typing_and_dm(stub: StubDiscord) -> None:
         dm = await user.send("hello in private")
         reaction = await reacted
     assert newest == ["three", "two"] and oldest == ["one", "two", "three"]
+    first = stub.messages()[0]["id"]
+    assert [m["content"] for m in stub.messages(after=first)] == ["two", "three"]
+    assert stub.messages(after=stub.messages()[-1]["id"]) == []
     assert stub.calls("POST", "/channels/*/typing")
     assert stub.calls(
         "PUT", "/channels/*/messages/*/reactions/:gpt:1234/@me"
