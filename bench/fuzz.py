@@ -71,7 +71,10 @@ def main() -> int:
     summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else ""
     print(f"\npytest: {summary}  (wall {wall:.0f} s, exit {run.returncode})")
     if run.returncode:
+        full = report.with_name("fuzz-output.txt")
+        full.write_text(run.stdout + run.stderr)
         print("\n" + run.stdout[-6000:] + run.stderr[-2000:])
+        print(f"\n(the whole output: {full})")
     return run.returncode
 
 
