@@ -899,6 +899,7 @@ async def test_discord_gateway_events_fuzz(
         loop = asyncio.get_running_loop()
         recent: list[Any] = []
         first_hang: list[str] = []
+        bot = str(stub.bot_id)
 
         def ping() -> list[str]:
             """A mention still gets its answer (with its buttons); nothing is left in flight."""
@@ -911,7 +912,8 @@ async def test_discord_gateway_events_fuzz(
                         # only what came after the ping: the channel's whole history grows with
                         # every example, and copying it 100 times a second starved the bot
                         for m in stub.messages(stub.channel_id, after=asked["id"])
-                        if f"echo: {token}" in m["content"] and m["components"]
+                        # "echo: Alice: ping…" once someone else has spoken in the channel
+                        if m["author"]["id"] == bot and token in m["content"] and m["components"]
                     ],
                     "answer to a mention",
                 )[0]
