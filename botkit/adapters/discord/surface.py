@@ -26,21 +26,16 @@ from botkit.adapters.discord.events import MessageEvents
 from botkit.adapters.discord.feedback import rating_buttons
 from botkit.adapters.discord.interactions import Interactions
 from botkit.adapters.discord.replies import NO_PINGS, Answers
+from botkit.adapters.logs import DropLines
 from botkit.deploy.spec import DiscordSurface
 from botkit.safety.secrets import secret_env
 from botkit.serve.surface import ServeContext, Surface, SurfaceError
 
 log = logging.getLogger("botkit.discord")
 
+# discord.py warns at every start that voice needs PyNaCl and davey: botkit never speaks.
+logging.getLogger("discord.client").addFilter(DropLines("voice will NOT be supported"))
 
-class _NoVoice(logging.Filter):
-    """discord.py warns at every start that voice needs PyNaCl and davey: botkit never speaks."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "voice will NOT be supported" not in record.getMessage()
-
-
-logging.getLogger("discord.client").addFilter(_NoVoice())
 PORTAL = "https://discord.com/developers/applications"
 
 

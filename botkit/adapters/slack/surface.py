@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from botkit.adapters.logs import DropLines
 from botkit.adapters.slack.answer import FEEDBACK_DOWN, FEEDBACK_UP, Place, SlackAnswer, refusal
 from botkit.adapters.slack.text import Names, mentioned_users, plain_text
 from botkit.core.conversations import Turn
@@ -34,17 +35,11 @@ from botkit.serve.surface import ServeContext, Surface, SurfaceError
 log = logging.getLogger("botkit.slack")
 
 
-class _ClientGiven(logging.Filter):
-    """slack-bolt warns that ``SLACK_BOT_TOKEN`` goes unused whenever it is set and a client is
-    given, which is how botkit builds every app (the client holds that very token)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "`token` will be unused" not in record.getMessage()
-
-
-#: The logger slack-bolt's app writes to.
+#: The logger slack-bolt's app writes to. slack-bolt warns that ``SLACK_BOT_TOKEN`` goes unused
+#: whenever it is set and a client is given, which is how botkit builds every app (the client
+#: holds that very token).
 bolt_log = logging.getLogger("botkit.slack.bolt")
-bolt_log.addFilter(_ClientGiven())
+bolt_log.addFilter(DropLines("`token` will be unused"))
 
 #: The bot token's scopes botkit needs, and what each is for.
 SCOPES = {
