@@ -305,11 +305,12 @@ class DiscordWorld:
         message ``after`` when given (as Discord's ``after=``), which stays cheap in a long
         history: a test polling for an answer copies only what came since its question."""
         history = self._history.get(channel_id or self.channel_id, [])
-        start = len(history)
         if after is not None:
+            start = len(history)  # the newest last: walk back only over the newer ones
             while start and int(history[start - 1]["id"]) > int(after):
                 start -= 1
-        return copy.deepcopy(history[start:] if after is not None else history)
+            history = history[start:]
+        return copy.deepcopy(history)
 
     @_locked
     def message(self, message_id: int) -> dict[str, Any] | None:
