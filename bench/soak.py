@@ -148,6 +148,20 @@ class Watcher:
         self.seen += len(found)
         return found
 
+    async def record(self, key: Any, future: asyncio.Future[bool], started: float) -> None:
+        """Record how the answer awaited under ``key`` ended: well, part-way, or not within
+        TIMEOUT (then no longer awaited)."""
+        try:
+            ok = await asyncio.wait_for(future, TIMEOUT)
+        except asyncio.TimeoutError:
+            self.waiting.pop(key, None)
+            self.results.failed(self.surface, f"no answer within {TIMEOUT:.0f} s")
+            return
+        if ok:
+            self.results.ok(self.surface, time.perf_counter() - started)
+        else:
+            self.results.failed(self.surface, "an answer failed part-way")
+
 
 class SlackWatcher(Watcher):
     """Slack answers: the key is (channel, thread ts), "" for a DM's top-level answer."""
@@ -213,24 +227,6 @@ async def api_client(session: aiohttp.ClientSession, url: str, results: Results,
     results.ok("api", time.perf_counter() - started)
 
 
-async def answered(
-    surface: str, future: asyncio.Future[bool], started: float, waiting: dict[Any, Any],
-    key: Any, results: Results,
-) -> None:  # fmt: skip
-    """Record how the answer awaited as ``future`` ended: well, part-way, or not within TIMEOUT
-    (then no longer awaited under ``key``)."""
-    try:
-        ok = await asyncio.wait_for(future, TIMEOUT)
-    except asyncio.TimeoutError:
-        waiting.pop(key, None)
-        results.failed(surface, f"no answer within {TIMEOUT:.0f} s")
-        return
-    if ok:
-        results.ok(surface, time.perf_counter() - started)
-    else:
-        results.failed(surface, "an answer failed part-way")
-
-
 async def slack_client(
     session: aiohttp.ClientSession,
     url: str,
@@ -266,7 +262,7 @@ async def slack_client(
         watcher.waiting.pop(key, None)
         results.failed("slack", f"ack HTTP {status}")
         return
-    await answered("slack", future, started, watcher.waiting, key, results)
+    await watcher.record(key, future, started)
 
 
 async def discord_client(
@@ -278,7 +274,7 @@ async def discord_client(
     future = watcher.expect(key)
     started = time.perf_counter()
     await asyncio.to_thread(stub.dispatch, "MESSAGE_CREATE", event)
-    await answered("discord", future, started, watcher.waiting, key, results)
+    await watcher.record(key, future, started)
 
 
 def pct(values: list[float], q: float) -> float:
