@@ -36,6 +36,11 @@ def write_project(
     return configs
 
 
+def serve_argv(configs: Path, *surfaces: str) -> list[str]:
+    """The arguments of ``python -m botkit --config-dir CONFIGS serve SURFACES...``."""
+    return ["-m", "botkit", "--config-dir", str(configs), "serve", *surfaces]
+
+
 _PROBLEM = re.compile(r"\d\d:\d\d:\d\d (warning|error|critical)")
 
 

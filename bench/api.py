@@ -25,7 +25,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _serve import ServeProcess, write_project
+from _serve import ServeProcess, serve_argv, write_project
 from _stub import stub_server
 
 BODY = {
@@ -85,8 +85,7 @@ async def main(requests: int, width: int) -> None:
     with stub_server(latency=0.1) as stub_url, tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         configs = project(stub_url, root)
-        server = ServeProcess(["-m", "botkit", "--config-dir", str(configs), "serve", "api"],
-                              root / "home", {})  # fmt: skip
+        server = ServeProcess(serve_argv(configs, "api"), root / "home", {})
         url, started = server.url, server.started
         try:
             api = f"{url}/v1/chat/completions"

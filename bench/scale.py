@@ -32,7 +32,7 @@ import aiohttp
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _serve import ServeProcess
+from _serve import ServeProcess, serve_argv
 from _stub import stub_server
 from api import BODY, one, pct
 
@@ -161,11 +161,7 @@ async def scale_out(requests: int, width: int) -> None:
             configs = project(stub_url, Path(tmp), f"redis://127.0.0.1:{port}/0")
             for workers in (1, 2, 1, 2):  # twice each, alternating
                 children = [
-                    ServeProcess(
-                        ["-m", "botkit", "--config-dir", str(configs), "serve", "api"],
-                        Path(tmp) / f"home{i}",
-                        {},
-                    )
+                    ServeProcess(serve_argv(configs, "api"), Path(tmp) / f"home{i}", {})
                     for i in range(workers)
                 ]
                 try:

@@ -39,7 +39,7 @@ import aiohttp
 # This file is named slack.py, like slack_sdk's legacy ``slack`` package: its folder goes last.
 sys.path.remove(str(Path(__file__).resolve().parent))
 sys.path.append(str(Path(__file__).resolve().parent))
-from _serve import ServeProcess, write_project
+from _serve import ServeProcess, serve_argv, write_project
 from _stub import child_server
 
 from botkit.testing import StubSlack
@@ -209,11 +209,7 @@ async def run(args: Any) -> None:
     ):
         configs = project(model_url, stub.url, Path(tmp))
         env = {"SLACK_BOT_TOKEN": stub.bot_token, "SLACK_SIGNING_SECRET": stub.signing_secret}
-        child = ServeProcess(
-            ["-m", "botkit", "--config-dir", str(configs), "serve", "slack"],
-            Path(tmp) / "home",
-            env,
-        )
+        child = ServeProcess(serve_argv(configs, "slack"), Path(tmp) / "home", env)
         code = None
         try:
             connector = aiohttp.TCPConnector(limit=0)
